@@ -106,7 +106,7 @@ pub fn to_json_schema(schema: &Value) -> Value {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BodyExample {
     pub operation_id: String,
-    /// `request` or `response <status>`.
+    /// `request`, or `response <status>[, <status>...]` for the statuses sharing the example.
     pub role: String,
     /// The `components/schemas` name of the body.
     pub type_name: String,
@@ -114,7 +114,8 @@ pub struct BodyExample {
 }
 
 /// Every JSON body example in the spec, in document order, without repeats of the same example
-/// for the same type (error responses shared by many operations appear once).
+/// for the same type: error responses shared by many operations appear once, under the first
+/// operation that uses them.
 pub fn body_examples(spec: &Spec) -> Vec<BodyExample> {
     let mut out: Vec<BodyExample> = Vec::new();
     for op in spec.operations() {
@@ -145,10 +146,16 @@ pub fn body_examples(spec: &Spec) -> Vec<BodyExample> {
                 .next()
                 .unwrap_or(reference)
                 .to_string();
-            if out
-                .iter()
-                .any(|seen| seen.type_name == type_name && &seen.example == example)
+            if let Some(seen) = out
+                .iter_mut()
+                .find(|seen| seen.type_name == type_name && &seen.example == example)
             {
+                // Statuses of the same operation that share one example are listed together.
+                if seen.operation_id == op.id()
+                    && let Some(status) = role.strip_prefix("response ")
+                {
+                    seen.role.push_str(&format!(", {status}"));
+                }
                 continue;
             }
             out.push(BodyExample {

@@ -149,7 +149,7 @@ mod examples {
     pub struct ExampleRoundTrip {
         /// The operation the example belongs to.
         pub operation_id: &'static str,
-        /// `request`, or `response <status>`.
+        /// `request`, or `response <status>[, <status>...]`.
         pub role: &'static str,
         /// The generated type the example went through.
         pub type_name: &'static str,
