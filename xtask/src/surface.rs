@@ -153,6 +153,7 @@ fn render_operation(spec: &Spec, op: &Value, method: &str, path: &str, out: &mut
                 .join(" | "),
             _ => "no body".to_string(),
         };
+        body.push_str(&provenance(response));
         for (name, header) in response["headers"].as_object().into_iter().flatten() {
             let header = spec.deref(header);
             let _ = write!(
