@@ -2,6 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod conformance;
+pub mod sandbox;
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

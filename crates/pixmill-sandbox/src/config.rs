@@ -1,0 +1,109 @@
+//! Settings of a sandbox: timings, balances, prices, rate limits.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How a sandbox behaves. `Default` mirrors the providers' documented behaviour where they
+/// document it, with short processing times so tests and examples stay fast.
+///
+/// ```
+/// use std::time::Duration;
+/// use pixmill_sandbox::SandboxConfig;
+///
+/// let config = SandboxConfig {
+///     hitpaw_job_duration: Duration::from_millis(50),
+///     ..SandboxConfig::default()
+/// };
+/// assert_eq!(config.perfect_task_loss_after, Duration::from_secs(10));
+/// ```
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// Where to listen. Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// How long a HitPaw job stays `CONVERTING`.
+    pub hitpaw_job_duration: Duration,
+    /// How long a Perfect task stays `running`.
+    pub perfect_task_duration: Duration,
+    /// The `polling_interval` Perfect's status answers carry.
+    pub perfect_polling_interval: Duration,
+    /// A Perfect task not polled for this long is lost, as the document warns (10 s).
+    pub perfect_task_loss_after: Duration,
+    /// Lifetime of a Perfect access token (2 h).
+    pub perfect_token_ttl: Duration,
+    /// How far an `id_token` timestamp may be from the sandbox's clock.
+    pub perfect_id_token_skew: Duration,
+    /// Perfect's per-token limit: 100 requests a minute. `None` turns it off.
+    pub perfect_token_limit: Option<RateLimit>,
+    /// Perfect's per-IP limit: 100 requests in 5 minutes. `None` turns it off.
+    pub perfect_ip_limit: Option<RateLimit>,
+    /// Starting balances, in each provider's own unit.
+    pub balances: Balances,
+    /// Price of one Hotpot call, in credits.
+    pub hotpot_price: i64,
+    /// Price of one Segmind generation, in credits.
+    pub segmind_price: i64,
+    /// Coins one HitPaw enhancement costs (the document's example shows 75).
+    pub hitpaw_enhance_price: i64,
+    /// Coins one HitPaw segmentation costs (the document's example shows 20).
+    pub hitpaw_segment_price: i64,
+    /// Credits one successful Perfect task costs.
+    pub perfect_price: i64,
+    /// Whether HitPaw jobs may fetch `img_url`/`file_url` from hosts other than loopback.
+    pub allow_remote_fetch: bool,
+}
+
+/// A fixed-window budget: at most `max` requests per `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed in one window.
+    pub max: u32,
+    /// Length of the window.
+    pub window: Duration,
+}
+
+/// Starting balance per provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Balances {
+    /// Hotpot credits.
+    pub hotpot: i64,
+    /// HitPaw coins.
+    pub hitpaw: i64,
+    /// Segmind credits.
+    pub segmind: i64,
+    /// Perfect credits.
+    pub perfect: i64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            hitpaw_job_duration: Duration::from_millis(500),
+            perfect_task_duration: Duration::from_millis(500),
+            perfect_polling_interval: Duration::from_millis(1000),
+            perfect_task_loss_after: Duration::from_secs(10),
+            perfect_token_ttl: Duration::from_secs(2 * 60 * 60),
+            perfect_id_token_skew: Duration::from_secs(5 * 60),
+            perfect_token_limit: Some(RateLimit {
+                max: 100,
+                window: Duration::from_secs(60),
+            }),
+            perfect_ip_limit: Some(RateLimit {
+                max: 100,
+                window: Duration::from_secs(5 * 60),
+            }),
+            balances: Balances {
+                hotpot: 1000,
+                hitpaw: 10_000,
+                segmind: 1000,
+                perfect: 1000,
+            },
+            hotpot_price: 1,
+            segmind_price: 1,
+            hitpaw_enhance_price: 75,
+            hitpaw_segment_price: 20,
+            perfect_price: 1,
+            allow_remote_fetch: false,
+        }
+    }
+}

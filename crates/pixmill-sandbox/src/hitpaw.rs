@@ -1,0 +1,457 @@
+//! HitPaw: photo enhancement and segmentation as async jobs, a shared task-status call and a
+//! presigned upload. Coins are taken when a job is accepted, as the submit answer reports them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Request, State as AxumState};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::post;
+use bytes::Bytes;
+use pixmill_hitpaw_api::limits;
+use pixmill_hitpaw_api::types::{PhotoEnhancerRequestModelName, PresignPutRequestContentType};
+use pixmill_spec::InputLimits;
+use serde_json::{Value, json};
+
+use crate::body::{self, Object};
+use crate::errors::json_status;
+use crate::imaging::{self, DynamicImage, ImageFormat};
+use crate::provider::Provider;
+use crate::shared::{Shared, lock};
+
+// Documented error codes this module answers with.
+const API_KEY_NOT_VALID: i64 = 110400000;
+const INVALID_URL: i64 = 100400001;
+const INVALID_PARAMETERS: i64 = 100403000;
+const TASK_DOES_NOT_EXIST: i64 = 110400002;
+const MODEL_NOT_SUPPORTED: i64 = 110400005;
+const EXTENSION_NOT_VALID: i64 = 110400007;
+const INPUT_RESOLUTION_OVER_LIMIT: i64 = 110400009;
+const TARGET_RESOLUTION_OVER_LIMIT: i64 = 110400010;
+const COINS_NOT_ENOUGH: i64 = 110402000;
+
+/// Jobs by id.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    jobs: HashMap<String, Job>,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    ready_at: Instant,
+    original_url: String,
+    /// Result and mask URLs once done, or `None` for a job that ends in `ERROR`.
+    outcome: Option<(String, Option<String>)>,
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/photo-enhancer", post(photo_enhancer))
+        .route("/api/image-segmentation", post(image_segmentation))
+        .route("/api/task-status", post(task_status))
+        .route("/api/oss/presign-put", post(presign_put))
+        .route_layer(middleware::from_fn_with_state(shared, auth))
+        .fallback(|| async { error(404, 100400002, "Bad Request") })
+}
+
+/// HitPaw's error body: `{error_code, message}`.
+pub(crate) fn error(status: u16, code: i64, message: &str) -> Response {
+    json_status(status, json!({ "error_code": code, "message": message }))
+}
+
+/// The HTTP status HitPaw documents for a code; its middle digits carry it.
+fn status_of(code: i64) -> u16 {
+    pixmill_spec::find_error_code(pixmill_hitpaw_api::error_codes::ERROR_RESPONSE, code)
+        .map(|row| row.status)
+        .unwrap_or(400)
+}
+
+fn fail(code: i64, message: impl AsRef<str>) -> Response {
+    error(status_of(code), code, message.as_ref())
+}
+
+fn ok(data: Value) -> Response {
+    json_status(200, json!({ "code": 200, "message": "OK", "data": data }))
+}
+
+async fn auth(AxumState(shared): AxumState<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let key = request
+        .headers()
+        .get("apikey")
+        .and_then(|v| v.to_str().ok());
+    if key != Some(shared.credentials.hitpaw_api_key.as_str()) {
+        return fail(API_KEY_NOT_VALID, "api_key is not valid");
+    }
+    next.run(request).await
+}
+
+/// Reads an input URL: the sandbox's own objects directly, loopback over HTTP, anything else
+/// only when the configuration allows it.
+async fn fetch(shared: &Shared, url: &str) -> Result<Bytes, String> {
+    if let Some(key) = url.strip_prefix(&format!("{}/_files/", shared.origin)) {
+        return shared
+            .object(key)
+            .map(|blob| blob.bytes)
+            .ok_or_else(|| "no object at this URL".to_string());
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|_| "not a URL".to_string())?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(host)) => host == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if !loopback && !shared.config.allow_remote_fetch {
+        return Err("the sandbox only fetches loopback URLs".into());
+    }
+    let response = shared
+        .http
+        .get(parsed)
+        .send()
+        .await
+        .map_err(|e| format!("download failed: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("download answered {}", response.status()));
+    }
+    response
+        .bytes()
+        .await
+        .map_err(|e| format!("download failed: {e}"))
+}
+
+/// The scale a model name's suffix promises (`_2x` → 2).
+fn model_scale(model: &str) -> u32 {
+    model
+        .rsplit('_')
+        .next()
+        .and_then(|suffix| suffix.strip_suffix('x'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+fn output_format(extension: &str) -> ImageFormat {
+    match extension
+        .trim_start_matches('.')
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "jpg" | "jpeg" | "jfif" => ImageFormat::Jpeg,
+        "webp" => ImageFormat::WebP,
+        "bmp" => ImageFormat::Bmp,
+        "tiff" => ImageFormat::Tiff,
+        _ => ImageFormat::Png,
+    }
+}
+
+/// Decodes an input and checks it against a limit set, answering with HitPaw's codes.
+fn check_input(bytes: &[u8], set: &InputLimits, scale: u32) -> Result<DynamicImage, (i64, String)> {
+    let (image, format) = imaging::decode(bytes).map_err(|_| {
+        (
+            EXTENSION_NOT_VALID,
+            "The input is not a decodable image".to_string(),
+        )
+    })?;
+    if !set.accepts_format(imaging::extension(format)) {
+        return Err((
+            EXTENSION_NOT_VALID,
+            format!(
+                "The extension is not valid: {} is not one of {}",
+                imaging::extension(format),
+                set.formats.join(", ")
+            ),
+        ));
+    }
+    let megapixels = f64::from(image.width()) * f64::from(image.height()) / 1e6;
+    if let Some(max) = set.max_megapixels
+        && megapixels > max
+    {
+        return Err((
+            INPUT_RESOLUTION_OVER_LIMIT,
+            format!("The input resolution is over limit: {megapixels:.1} MP > {max} MP"),
+        ));
+    }
+    let output = megapixels * f64::from(scale * scale);
+    if let Some(max) = set.max_output_megapixels
+        && output > max
+    {
+        return Err((
+            TARGET_RESOLUTION_OVER_LIMIT,
+            format!("The target resolution is over limit: {output:.1} MP > {max} MP"),
+        ));
+    }
+    Ok(image)
+}
+
+/// Accepts a job: takes the coins, renders the outcome now and reveals it when the job is due.
+fn accept(
+    shared: &Shared,
+    operation: &str,
+    price: i64,
+    original_url: String,
+    outcome: Option<(String, Option<String>)>,
+    job_id: String,
+) -> Response {
+    if lock(&shared.ledger)
+        .charge(Provider::Hitpaw, operation, Some(&job_id), price)
+        .is_none()
+    {
+        return fail(COINS_NOT_ENOUGH, "The coins are not enough");
+    }
+    let job = Job {
+        ready_at: Instant::now() + shared.config.hitpaw_job_duration,
+        original_url,
+        outcome,
+    };
+    lock(&shared.hitpaw).jobs.insert(job_id.clone(), job);
+    ok(json!({ "job_id": job_id, "consume_coins": price }))
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
+    serde_json::from_value(Value::String(value.to_string())).ok()
+}
+
+async fn photo_enhancer(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) -> Response {
+    let request = match enhancer_request(&bytes) {
+        Ok(request) => request,
+        Err((code, message)) => return fail(code, message),
+    };
+    let price = shared.config.hitpaw_enhance_price;
+    if lock(&shared.ledger).balance(Provider::Hitpaw) < price {
+        return fail(COINS_NOT_ENOUGH, "The coins are not enough");
+    }
+    let input = match fetch(&shared, &request.img_url).await {
+        Ok(input) => input,
+        Err(reason) => return fail(INVALID_URL, format!("Invalid URL: {reason}")),
+    };
+    let Some(set) = InputLimits::select(limits::PHOTO_ENHANCER, "model_name", &request.model)
+    else {
+        return fail(
+            MODEL_NOT_SUPPORTED,
+            "The model is not supported, please try again",
+        );
+    };
+    let scale = model_scale(&request.model);
+    let image = match check_input(&input, set, scale) {
+        Ok(image) => image,
+        Err((code, message)) => return fail(code, message),
+    };
+    let job_id = shared.new_id("hp-");
+    let outcome = if lock(&shared.faults)
+        .take_job_failure(Provider::Hitpaw)
+        .is_some()
+    {
+        None
+    } else {
+        let format = output_format(&request.extension);
+        let rendered = tokio::task::spawn_blocking(move || {
+            imaging::encode(&imaging::scale(&image, scale), format)
+        })
+        .await;
+        match rendered {
+            Ok(Ok(file)) => {
+                let key = format!("{job_id}.{}", imaging::extension(format));
+                Some((shared.publish(&key, file, imaging::mime(format)), None))
+            }
+            _ => None,
+        }
+    };
+    accept(
+        &shared,
+        "photo_enhancer",
+        price,
+        request.img_url,
+        outcome,
+        job_id,
+    )
+}
+
+struct EnhancerRequest {
+    model: String,
+    img_url: String,
+    extension: String,
+}
+
+fn enhancer_request(bytes: &[u8]) -> Result<EnhancerRequest, (i64, String)> {
+    let invalid = |message: String| (INVALID_PARAMETERS, message);
+    let o: Object = body::object(bytes).map_err(invalid)?;
+    let model = body::required_string(&o, "model_name").map_err(invalid)?;
+    if parse_enum::<PhotoEnhancerRequestModelName>(&model).is_none() {
+        return Err((
+            MODEL_NOT_SUPPORTED,
+            format!("The model is not supported, please try again: `{model}`"),
+        ));
+    }
+    let img_url = body::required_string(&o, "img_url").map_err(invalid)?;
+    let extension = body::required_string(&o, "extension").map_err(invalid)?;
+    let known = limits::PHOTO_ENHANCER
+        .iter()
+        .any(|set| set.accepts_format(&extension));
+    if !extension.starts_with('.') || !known {
+        return Err((
+            EXTENSION_NOT_VALID,
+            format!("The extension is not valid: `{extension}`"),
+        ));
+    }
+    body::boolean(&o, "exif").map_err(invalid)?;
+    if let Some(dpi) = body::integer(&o, "DPI").map_err(invalid)?
+        && dpi <= 0
+    {
+        return Err(invalid("`DPI` must be positive".into()));
+    }
+    Ok(EnhancerRequest {
+        model,
+        img_url,
+        extension,
+    })
+}
+
+async fn image_segmentation(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) -> Response {
+    let file_url = match body::object(&bytes).and_then(|o| body::required_string(&o, "file_url")) {
+        Ok(url) => url,
+        Err(message) => return fail(INVALID_PARAMETERS, message),
+    };
+    let price = shared.config.hitpaw_segment_price;
+    if lock(&shared.ledger).balance(Provider::Hitpaw) < price {
+        return fail(COINS_NOT_ENOUGH, "The coins are not enough");
+    }
+    let input = match fetch(&shared, &file_url).await {
+        Ok(input) => input,
+        Err(reason) => return fail(INVALID_URL, format!("Invalid URL: {reason}")),
+    };
+    let set = limits::IMAGE_SEGMENTATION
+        .first()
+        .copied()
+        .unwrap_or(InputLimits::NONE);
+    let image = match check_input(&input, &set, 1) {
+        Ok(image) => image,
+        Err((code, message)) => return fail(code, message),
+    };
+    let job_id = shared.new_id("hp-");
+    let outcome = if lock(&shared.faults)
+        .take_job_failure(Provider::Hitpaw)
+        .is_some()
+    {
+        None
+    } else {
+        let rendered = tokio::task::spawn_blocking(move || {
+            let (cutout, mask) = imaging::remove_background(&image);
+            let cutout = imaging::encode(&DynamicImage::ImageRgba8(cutout), ImageFormat::Png)?;
+            let mask = imaging::encode(&DynamicImage::ImageLuma8(mask), ImageFormat::Png)?;
+            Ok::<_, imaging::ImagingError>((cutout, mask))
+        })
+        .await;
+        match rendered {
+            Ok(Ok((cutout, mask))) => Some((
+                shared.publish(&format!("{job_id}.png"), cutout, "image/png"),
+                Some(shared.publish(&format!("{job_id}-mask.png"), mask, "image/png")),
+            )),
+            _ => None,
+        }
+    };
+    accept(
+        &shared,
+        "image_segmentation",
+        price,
+        file_url,
+        outcome,
+        job_id,
+    )
+}
+
+async fn task_status(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) -> Response {
+    let job_id = match body::object(&bytes).and_then(|o| body::required_string(&o, "job_id")) {
+        Ok(id) => id,
+        Err(message) => return fail(INVALID_PARAMETERS, message),
+    };
+    let Some(job) = lock(&shared.hitpaw).jobs.get(&job_id).cloned() else {
+        return fail(TASK_DOES_NOT_EXIST, "The task does not exist");
+    };
+    let mut data = json!({ "job_id": job_id, "original_url": job.original_url });
+    if Instant::now() < job.ready_at {
+        data["status"] = json!("CONVERTING");
+    } else {
+        match job.outcome {
+            Some((res_url, mask_url)) => {
+                data["status"] = json!("COMPLETED");
+                data["res_url"] = json!(res_url);
+                if let Some(mask_url) = mask_url {
+                    data["mask_url"] = json!(mask_url);
+                }
+            }
+            None => data["status"] = json!("ERROR"),
+        }
+    }
+    ok(data)
+}
+
+async fn presign_put(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) -> Response {
+    let request = body::object(&bytes).and_then(|o| {
+        let filename = body::required_string(&o, "filename")?;
+        let content_type = body::required_string(&o, "content_type")?;
+        if parse_enum::<PresignPutRequestContentType>(&content_type).is_none() {
+            return Err(format!("`content_type` {content_type} is not accepted"));
+        }
+        let expire = body::integer(&o, "expire_seconds")?.unwrap_or(3600);
+        if !(60..=7200).contains(&expire) {
+            return Err("`expire_seconds` must be between 60 and 7200".into());
+        }
+        Ok((filename, content_type, expire))
+    });
+    let (filename, content_type, expire) = match request {
+        Ok(request) => request,
+        Err(message) => return error(400, 100400002, &message),
+    };
+    let safe_name: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let object_key = format!("{}-{safe_name}", shared.new_id("up-"));
+    let lifetime = Duration::from_secs(expire as u64);
+    let upload_url = shared.presign(&object_key, &content_type, Instant::now() + lifetime);
+    let expire_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|now| (now + lifetime).as_secs())
+        .unwrap_or_default();
+    json_status(
+        200,
+        json!({
+            "code": 0,
+            "message": "OK",
+            "data": {
+                "upload_url": upload_url,
+                "access_url": format!("{}/_files/{object_key}", shared.origin),
+                "object_key": object_key,
+                "content_type": content_type,
+                "expire_at": expire_at,
+            }
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_suffix_gives_the_scale() {
+        assert_eq!(model_scale("general_2x"), 2);
+        assert_eq!(model_scale("generative_portrait_4x"), 4);
+        assert_eq!(model_scale("sharpen_denoise_1x"), 1);
+    }
+
+    #[test]
+    fn documented_statuses_follow_the_code() {
+        assert_eq!(status_of(COINS_NOT_ENOUGH), 402);
+        assert_eq!(status_of(INVALID_PARAMETERS), 403);
+        assert_eq!(status_of(API_KEY_NOT_VALID), 400);
+    }
+}

@@ -1,0 +1,113 @@
+//! `pixmill-sandbox`: runs the emulator until stopped and prints the settings that point
+//! pixmill (or any client) at it, one `export NAME=value` line each.
+//!
+//! ```text
+//! eval "$(cargo run -p pixmill-sandbox -- --listen 127.0.0.1:8080 | head -n 9)"
+//! ```
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use pixmill_sandbox::{FaultRule, RateLimit, Sandbox, SandboxConfig};
+
+/// A local emulator of the Hotpot, HitPaw, Segmind and Perfect Corp APIs.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Inject a fault: PROVIDER:[METHOD ]PATH=FAULT[*TIMES], e.g.
+    /// `hitpaw:/api/task-status=503*3`, `perfect:POST /s2s/v1.0/task/enhance=drop-after`.
+    /// FAULT is a 4xx/5xx status, 429@SECS, malformed, delay@MILLIS, drop or drop-after.
+    #[arg(long = "fault", value_name = "RULE")]
+    faults: Vec<FaultRule>,
+    /// How long HitPaw jobs stay CONVERTING, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    hitpaw_job_ms: u64,
+    /// How long Perfect tasks stay running, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    perfect_task_ms: u64,
+    /// The polling_interval Perfect status answers carry, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    perfect_polling_interval_ms: u64,
+    /// Seconds without a poll after which a Perfect task is lost.
+    #[arg(long, default_value_t = 10)]
+    perfect_task_loss_secs: u64,
+    /// Lifetime of Perfect access tokens, in seconds.
+    #[arg(long, default_value_t = 7200)]
+    perfect_token_ttl_secs: u64,
+    /// Perfect's per-token limit as REQUESTS/SECONDS.
+    #[arg(long, default_value = "100/60", value_parser = parse_limit)]
+    perfect_token_limit: RateLimit,
+    /// Perfect's per-IP limit as REQUESTS/SECONDS.
+    #[arg(long, default_value = "100/300", value_parser = parse_limit)]
+    perfect_ip_limit: RateLimit,
+    /// Turn off both Perfect rate limits.
+    #[arg(long)]
+    no_rate_limits: bool,
+    /// Let HitPaw jobs fetch input URLs from hosts other than loopback.
+    #[arg(long)]
+    allow_remote_fetch: bool,
+}
+
+fn parse_limit(text: &str) -> Result<RateLimit, String> {
+    let (max, secs) = text
+        .split_once('/')
+        .ok_or("expected REQUESTS/SECONDS, e.g. 100/60")?;
+    Ok(RateLimit {
+        max: max.parse().map_err(|_| format!("`{max}` is not a count"))?,
+        window: Duration::from_secs(
+            secs.parse()
+                .map_err(|_| format!("`{secs}` is not a number of seconds"))?,
+        ),
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "pixmill_sandbox=info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let limits =
+        (!args.no_rate_limits).then_some((args.perfect_token_limit, args.perfect_ip_limit));
+    let config = SandboxConfig {
+        listen: args.listen,
+        hitpaw_job_duration: Duration::from_millis(args.hitpaw_job_ms),
+        perfect_task_duration: Duration::from_millis(args.perfect_task_ms),
+        perfect_polling_interval: Duration::from_millis(args.perfect_polling_interval_ms),
+        perfect_task_loss_after: Duration::from_secs(args.perfect_task_loss_secs),
+        perfect_token_ttl: Duration::from_secs(args.perfect_token_ttl_secs),
+        perfect_token_limit: limits.map(|l| l.0),
+        perfect_ip_limit: limits.map(|l| l.1),
+        allow_remote_fetch: args.allow_remote_fetch,
+        ..SandboxConfig::default()
+    };
+    let sandbox = match Sandbox::start_with(config).await {
+        Ok(sandbox) => sandbox,
+        Err(error) => {
+            eprintln!(
+                "error: cannot start the sandbox on {}: {error}",
+                args.listen
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    for rule in args.faults {
+        sandbox.inject(rule);
+    }
+    print!("{}", sandbox.exports());
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    tracing::info!("serving on {}; stop with Ctrl-C", sandbox.addr());
+    let _ = tokio::signal::ctrl_c().await;
+    sandbox.shutdown().await;
+    ExitCode::SUCCESS
+}
