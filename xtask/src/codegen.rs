@@ -93,7 +93,11 @@ fn settings() -> progenitor::GenerationSettings {
     settings
         .with_interface(progenitor::InterfaceStyle::Builder)
         .with_tag(progenitor::TagStyle::Merged)
-        .with_derive("PartialEq");
+        .with_derive("PartialEq")
+        // Every request passes through `RequestHooks::apply`: auth headers from the caller,
+        // and removal of the `api-version` header no provider expects.
+        .with_inner_type(quote::quote!(::pixmill_spec::hooks::RequestHooks))
+        .with_pre_hook_async(quote::quote!(::pixmill_spec::hooks::RequestHooks::apply));
     settings
 }
 
@@ -286,12 +290,14 @@ fn crate_docs(spec: &Spec, openapi: &openapiv3::OpenAPI, spec_rel: &str) -> Stri
          //!\n\
          //! The production server is `{server}`. Build a [`Client`] with [`Client::new_with_client`]\n\
          //! to share an existing `reqwest::Client` (and its connection pool, timeouts and default\n\
-         //! headers). The `pixmill` crate wraps this one with authentication, retries, input\n\
-         //! validation and job polling; use this crate directly only for raw access.\n\
+         //! headers); its `RequestHooks` add per-request headers such as credentials. The `pixmill`\n\
+         //! crate wraps this one with authentication, retries, input validation and job polling;\n\
+         //! use this crate directly only for raw access.\n\
          //!\n\
          //! ```no_run\n\
          //! let http = reqwest::Client::new();\n\
-         //! let client = {krate}::Client::new_with_client(\"{server}\", http);\n\
+         //! let hooks = pixmill_spec::hooks::RequestHooks::default();\n\
+         //! let client = {krate}::Client::new_with_client(\"{server}\", http, hooks);\n\
          //! # let _ = client;\n\
          //! ```\n\n",
         title = openapi.info.title,
@@ -329,7 +335,7 @@ fn cargo_toml(spec: &Spec, openapi: &openapiv3::OpenAPI, spec_rel: &str, client:
          [dependencies]\n\
          bytes.workspace = true\n\
          futures-core.workspace = true\n\
-         pixmill-spec.workspace = true\n\
+         pixmill-spec = {{ workspace = true, features = [\"hooks\"] }}\n\
          progenitor-client.workspace = true\n\
          reqwest.workspace = true\n\
          serde.workspace = true\n\

@@ -140,6 +140,9 @@ pub fn find_error_code(
 #[cfg(feature = "examples")]
 pub use examples::{ExampleRoundTrip, round_trip};
 
+#[cfg(feature = "hooks")]
+pub mod hooks;
+
 #[cfg(feature = "examples")]
 mod examples {
     use serde::{Serialize, de::DeserializeOwned};

@@ -4,12 +4,14 @@
 //!
 //! The production server is `https://yce-api-01.perfectcorp.com`. Build a [`Client`] with [`Client::new_with_client`]
 //! to share an existing `reqwest::Client` (and its connection pool, timeouts and default
-//! headers). The `pixmill` crate wraps this one with authentication, retries, input
-//! validation and job polling; use this crate directly only for raw access.
+//! headers); its `RequestHooks` add per-request headers such as credentials. The `pixmill`
+//! crate wraps this one with authentication, retries, input validation and job polling;
+//! use this crate directly only for raw access.
 //!
 //! ```no_run
 //! let http = reqwest::Client::new();
-//! let client = pixmill_perfect_api::Client::new_with_client("https://yce-api-01.perfectcorp.com", http);
+//! let hooks = pixmill_spec::hooks::RequestHooks::default();
+//! let client = pixmill_perfect_api::Client::new_with_client("https://yce-api-01.perfectcorp.com", http, hooks);
 //! # let _ = client;
 //! ```
 
@@ -5092,6 +5094,7 @@ pub mod types {
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
+    pub(crate) inner: ::pixmill_spec::hooks::RequestHooks,
 }
 impl Client {
     /// Create a new client.
@@ -5099,7 +5102,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str) -> Self {
+    pub fn new(baseurl: &str, inner: ::pixmill_spec::hooks::RequestHooks) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -5109,7 +5112,7 @@ impl Client {
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
-        Self::new_with_client(baseurl, client.build().unwrap())
+        Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,
     /// allowing more control over its configuration.
@@ -5117,14 +5120,19 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new_with_client(baseurl: &str, client: reqwest::Client) -> Self {
+    pub fn new_with_client(
+        baseurl: &str,
+        client: reqwest::Client,
+        inner: ::pixmill_spec::hooks::RequestHooks,
+    ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
             client,
+            inner,
         }
     }
 }
-impl ClientInfo<()> for Client {
+impl ClientInfo<::pixmill_spec::hooks::RequestHooks> for Client {
     fn api_version() -> &'static str {
         "2.0"
     }
@@ -5134,11 +5142,11 @@ impl ClientInfo<()> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &() {
-        &()
+    fn inner(&self) -> &::pixmill_spec::hooks::RequestHooks {
+        &self.inner
     }
 }
-impl ClientHooks<()> for &Client {}
+impl ClientHooks<::pixmill_spec::hooks::RequestHooks> for &Client {}
 impl Client {
     /// Exchange the API key for an access token
     ///
@@ -6013,6 +6021,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "auth",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -6095,6 +6107,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_style_create_file",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -6184,6 +6200,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_style_list_style_groups",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -6291,6 +6311,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_style_list_styles",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -6360,6 +6384,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_style_check_status",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -6442,6 +6470,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_style_run_task",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -6524,6 +6556,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "wig_create_file",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -6613,6 +6649,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "wig_list_style_groups",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -6720,6 +6760,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "wig_list_styles",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -6789,6 +6833,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "wig_check_status",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -6871,6 +6919,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "wig_run_task",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -6953,6 +7005,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_extension_create_file",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -7042,6 +7098,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_extension_list_style_groups",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -7149,6 +7209,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_extension_list_styles",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -7218,6 +7282,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_extension_check_status",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -7302,6 +7370,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_extension_run_task",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -7384,6 +7456,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_bang_create_file",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -7473,6 +7549,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_bang_list_style_groups",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -7580,6 +7660,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_bang_list_styles",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -7649,6 +7733,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_bang_check_status",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -7733,6 +7821,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_bang_run_task",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -7815,6 +7907,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_volume_create_file",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -7904,6 +8000,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_volume_list_style_groups",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8011,6 +8111,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_volume_list_styles",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8080,6 +8184,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_volume_check_status",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8164,6 +8272,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hair_volume_run_task",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8246,6 +8358,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "aging_create_file",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8315,6 +8431,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "aging_check_status",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8397,6 +8517,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "aging_run_task",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8484,6 +8608,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "makeup_transfer_create_file",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8554,6 +8682,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "makeup_transfer_check_status",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8641,6 +8773,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "makeup_transfer_run_task",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8723,6 +8859,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "object_removal_create_file",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8792,6 +8932,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "object_removal_check_status",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8879,6 +9023,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "object_removal_run_task",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -8961,6 +9109,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "colorize_create_file",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -9030,6 +9182,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "colorize_check_status",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -9114,6 +9270,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "colorize_run_task",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -9196,6 +9356,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "background_removal_create_file",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -9265,6 +9429,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "background_removal_check_status",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -9352,6 +9520,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "background_removal_run_task",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -9434,6 +9606,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "enhance_create_file",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -9503,6 +9679,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "enhance_check_status",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -9587,6 +9767,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "enhance_run_task",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -9676,6 +9860,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "text_to_image_list_style_groups",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -9783,6 +9971,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "text_to_image_list_styles",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -9852,6 +10044,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "text_to_image_check_status",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
@@ -9939,6 +10135,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "text_to_image_run_task",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;

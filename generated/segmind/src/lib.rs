@@ -4,12 +4,14 @@
 //!
 //! The production server is `https://api.segmind.com/v1`. Build a [`Client`] with [`Client::new_with_client`]
 //! to share an existing `reqwest::Client` (and its connection pool, timeouts and default
-//! headers). The `pixmill` crate wraps this one with authentication, retries, input
-//! validation and job polling; use this crate directly only for raw access.
+//! headers); its `RequestHooks` add per-request headers such as credentials. The `pixmill`
+//! crate wraps this one with authentication, retries, input validation and job polling;
+//! use this crate directly only for raw access.
 //!
 //! ```no_run
 //! let http = reqwest::Client::new();
-//! let client = pixmill_segmind_api::Client::new_with_client("https://api.segmind.com/v1", http);
+//! let hooks = pixmill_spec::hooks::RequestHooks::default();
+//! let client = pixmill_segmind_api::Client::new_with_client("https://api.segmind.com/v1", http, hooks);
 //! # let _ = client;
 //! ```
 
@@ -478,6 +480,7 @@ pub mod types {
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
+    pub(crate) inner: ::pixmill_spec::hooks::RequestHooks,
 }
 impl Client {
     /// Create a new client.
@@ -485,7 +488,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str) -> Self {
+    pub fn new(baseurl: &str, inner: ::pixmill_spec::hooks::RequestHooks) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -495,7 +498,7 @@ impl Client {
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
-        Self::new_with_client(baseurl, client.build().unwrap())
+        Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,
     /// allowing more control over its configuration.
@@ -503,14 +506,19 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new_with_client(baseurl: &str, client: reqwest::Client) -> Self {
+    pub fn new_with_client(
+        baseurl: &str,
+        client: reqwest::Client,
+        inner: ::pixmill_spec::hooks::RequestHooks,
+    ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
             client,
+            inner,
         }
     }
 }
-impl ClientInfo<()> for Client {
+impl ClientInfo<::pixmill_spec::hooks::RequestHooks> for Client {
     fn api_version() -> &'static str {
         "1.0"
     }
@@ -520,11 +528,11 @@ impl ClientInfo<()> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &() {
-        &()
+    fn inner(&self) -> &::pixmill_spec::hooks::RequestHooks {
+        &self.inner
     }
 }
-impl ClientHooks<()> for &Client {}
+impl ClientHooks<::pixmill_spec::hooks::RequestHooks> for &Client {}
 impl Client {
     /// Generate a short animation from a text prompt
     ///
@@ -608,6 +616,10 @@ pub mod builder {
             let info = OperationInfo {
                 operation_id: "hotshot_xl",
             };
+            match (::pixmill_spec::hooks::RequestHooks::apply)(&client.inner, &mut request).await {
+                Ok(_) => {}
+                Err(e) => return Err(Error::Custom(e.to_string())),
+            }
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
