@@ -44,6 +44,7 @@ pub fn hotpot(sandbox: &Sandbox) -> pixmill_hotpot_api::Client {
     pixmill_hotpot_api::Client::new_with_client(
         &sandbox.base_url(Provider::Hotpot),
         http_with("x-api-key", &sandbox.credentials().hotpot_api_key),
+        Default::default(),
     )
 }
 
@@ -52,6 +53,7 @@ pub fn hitpaw(sandbox: &Sandbox) -> pixmill_hitpaw_api::Client {
     pixmill_hitpaw_api::Client::new_with_client(
         &sandbox.base_url(Provider::Hitpaw),
         http_with("apikey", &sandbox.credentials().hitpaw_api_key),
+        Default::default(),
     )
 }
 
@@ -60,6 +62,7 @@ pub fn segmind(sandbox: &Sandbox) -> pixmill_segmind_api::Client {
     pixmill_segmind_api::Client::new_with_client(
         &sandbox.base_url(Provider::Segmind),
         http_with("x-api-key", &sandbox.credentials().segmind_api_key),
+        Default::default(),
     )
 }
 
@@ -92,7 +95,11 @@ pub fn now_ms() -> u128 {
 /// Exchanges credentials for a token and returns a generated Perfect client that sends it.
 pub async fn perfect(sandbox: &Sandbox) -> pixmill_perfect_api::Client {
     let base = sandbox.base_url(Provider::Perfect);
-    let anonymous = pixmill_perfect_api::Client::new_with_client(&base, reqwest::Client::new());
+    let anonymous = pixmill_perfect_api::Client::new_with_client(
+        &base,
+        reqwest::Client::new(),
+        Default::default(),
+    );
     let credentials = sandbox.credentials();
     let token = anonymous
         .auth()
@@ -113,6 +120,7 @@ pub async fn perfect(sandbox: &Sandbox) -> pixmill_perfect_api::Client {
     pixmill_perfect_api::Client::new_with_client(
         &base,
         http_with("authorization", &format!("Bearer {token}")),
+        Default::default(),
     )
 }
 

@@ -98,17 +98,31 @@ async fn fetch(shared: &Shared, url: &str) -> Result<Bytes, String> {
             .ok_or_else(|| "no object at this URL".to_string());
     }
     let parsed = reqwest::Url::parse(url).map_err(|_| "not a URL".to_string())?;
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(host)) => host == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    if !loopback && !shared.config.allow_remote_fetch {
+    let loopback_only = !shared.config.allow_remote_fetch;
+    if loopback_only && !is_loopback(&parsed) {
         return Err("the sandbox only fetches loopback URLs".into());
     }
-    let response = shared
-        .http
+    // A loopback server must not be able to redirect the sandbox out to the network.
+    let loopback_client;
+    let http = if loopback_only {
+        loopback_client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                if attempt.previous().len() >= 10 {
+                    attempt.error("too many redirects")
+                } else if is_loopback(attempt.url()) {
+                    attempt.follow()
+                } else {
+                    attempt.error("the sandbox only fetches loopback URLs")
+                }
+            }))
+            .build()
+            .map_err(|e| format!("download failed: {e}"))?;
+        &loopback_client
+    } else {
+        &shared.http
+    };
+    let response = http
         .get(parsed)
         .send()
         .await
@@ -120,6 +134,15 @@ async fn fetch(shared: &Shared, url: &str) -> Result<Bytes, String> {
         .bytes()
         .await
         .map_err(|e| format!("download failed: {e}"))
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(host)) => host == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// The scale a model name's suffix promises (`_2x` → 2).

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +23,9 @@ use crate::faults::Fault;
 use crate::provider::Provider;
 use crate::shared::{Blob, Shared, lock};
 use crate::traffic::Exchange;
+
+/// Largest request body the sandbox reads.
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Lets a handler close the connection its request came on.
 #[derive(Clone, Debug)]
@@ -53,6 +56,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_files/{key}", get(download))
         .route("/_uploads/{key}", axum::routing::put(upload))
         .route("/_thumbs/{name}", get(crate::perfect::thumbnail))
+        // Above every documented input limit (Perfect takes up to 10 MB, Hotpot base64 bodies
+        // have none), so the sandbox's own checks, not the framework's, answer large inputs.
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(shared.clone(), observe))
         .with_state(shared)
 }
