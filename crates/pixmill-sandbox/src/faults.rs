@@ -18,8 +18,10 @@ pub enum Fault {
     },
     /// Answer 200 with a truncated JSON body, without processing.
     MalformedJson,
-    /// Wait this long, then process the request normally.
+    /// Wait this long, then process the request normally (a slow network before the provider).
     Delay(Duration),
+    /// Process the request at once, then wait this long before answering (a slow provider).
+    SlowAnswer(Duration),
     /// Close the connection without answering and without processing.
     DropBeforeProcessing,
     /// Process the request (charging if it charges), then close the connection without answering.
@@ -45,7 +47,8 @@ pub enum Fault {
 /// ```
 ///
 /// Faults: a status (`500`, `503`, ...), `429@SECS` (429 with `Retry-After`), `malformed`,
-/// `delay@MILLIS`, `drop` (before processing) or `drop-after`.
+/// `delay@MILLIS` (before processing), `slow@MILLIS` (after processing), `drop` (before
+/// processing) or `drop-after`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FaultRule {
     /// The provider whose route this is.
@@ -148,12 +151,14 @@ impl FromStr for Fault {
                     }
                 } else if let Some(ms) = s.strip_prefix("delay@") {
                     Fault::Delay(Duration::from_millis(number(ms)?))
+                } else if let Some(ms) = s.strip_prefix("slow@") {
+                    Fault::SlowAnswer(Duration::from_millis(number(ms)?))
                 } else {
                     match s.parse::<u16>() {
                         Ok(status) if (400..=599).contains(&status) => Fault::Status(status),
                         _ => {
                             return Err(format!(
-                                "unknown fault `{s}` (expected a 4xx/5xx status, 429@SECS, malformed, delay@MILLIS, drop or drop-after)"
+                                "unknown fault `{s}` (expected a 4xx/5xx status, 429@SECS, malformed, delay@MILLIS, slow@MILLIS, drop or drop-after)"
                             ));
                         }
                     }
@@ -170,6 +175,7 @@ impl fmt::Display for Fault {
             Fault::TooManyRequests { retry_after_secs } => write!(f, "429@{retry_after_secs}"),
             Fault::MalformedJson => f.write_str("malformed"),
             Fault::Delay(delay) => write!(f, "delay@{}", delay.as_millis()),
+            Fault::SlowAnswer(delay) => write!(f, "slow@{}", delay.as_millis()),
             Fault::DropBeforeProcessing => f.write_str("drop"),
             Fault::DropAfterProcessing => f.write_str("drop-after"),
         }

@@ -21,7 +21,8 @@ struct Args {
     listen: SocketAddr,
     /// Inject a fault: PROVIDER:[METHOD ]PATH=FAULT[*TIMES], e.g.
     /// `hitpaw:/api/task-status=503*3`, `perfect:POST /s2s/v1.0/task/enhance=drop-after`.
-    /// FAULT is a 4xx/5xx status, 429@SECS, malformed, delay@MILLIS, drop or drop-after.
+    /// FAULT is a 4xx/5xx status, 429@SECS, malformed, delay@MILLIS (before processing),
+    /// slow@MILLIS (after processing), drop or drop-after.
     #[arg(long = "fault", value_name = "RULE")]
     faults: Vec<FaultRule>,
     /// How long HitPaw jobs stay CONVERTING, in milliseconds.

@@ -134,6 +134,11 @@ async fn observe(State(shared): State<Arc<Shared>>, request: Request, next: Next
             tokio::time::sleep(delay).await;
             next.run(request).await
         }
+        (Some(Fault::SlowAnswer(delay)), _) => {
+            let response = next.run(request).await;
+            tokio::time::sleep(delay).await;
+            response
+        }
         (Some(Fault::DropBeforeProcessing), _) => {
             lock(&shared.traffic).push(exchange);
             return drop_connection(control).await;
