@@ -14,7 +14,9 @@ fn client(sandbox: &Sandbox) -> Client {
     Client::builder()
         .api_key(sandbox.credentials().hitpaw_api_key.clone())
         .base_url(sandbox.base_url(Provider::Hitpaw))
-        .poll_policy(PollPolicy::new(Duration::from_millis(50)).with_deadline(Duration::from_secs(10)))
+        .poll_policy(
+            PollPolicy::new(Duration::from_millis(50)).with_deadline(Duration::from_secs(10)),
+        )
         .retry_policy(fast_retries())
         .build()
         .expect("client builds")
@@ -45,7 +47,10 @@ async fn enhance_from_a_path_uploads_waits_and_downloads_twice_the_size() {
         .send()
         .await
         .expect("submitted");
-    assert_eq!(job.coins_consumed(), Some(sandbox.config().hitpaw_enhance_price));
+    assert_eq!(
+        job.coins_consumed(),
+        Some(sandbox.config().hitpaw_enhance_price)
+    );
     let output = job.wait().await.expect("completes");
     let target = dir.path().join("enhanced.png");
     let written = output.download_to(&target).await.expect("downloads");
@@ -78,12 +83,17 @@ async fn segment_returns_a_transparent_cutout_and_its_mask() {
         .expect("completes");
     let mut cutout = Vec::new();
     output.download(&mut cutout).await.expect("downloads");
-    let cutout = image::load_from_memory(&cutout).expect("decodes").to_rgba8();
+    let cutout = image::load_from_memory(&cutout)
+        .expect("decodes")
+        .to_rgba8();
     assert_eq!(cutout.get_pixel(0, 0)[3], 0, "background is transparent");
     assert_eq!(cutout.get_pixel(16, 16)[3], 255, "subject is opaque");
     let dir = tempfile::tempdir().unwrap();
     let mask = dir.path().join("mask.png");
-    output.download_mask_to(&mask).await.expect("mask downloads");
+    output
+        .download_mask_to(&mask)
+        .await
+        .expect("mask downloads");
     assert_eq!(dimensions(&mask), (32, 32));
 }
 
@@ -121,7 +131,9 @@ async fn a_429_is_retried_and_charged_once() {
     sandbox.inject(FaultRule::new(
         Provider::Hitpaw,
         ENHANCE,
-        Fault::TooManyRequests { retry_after_secs: 0 },
+        Fault::TooManyRequests {
+            retry_after_secs: 0,
+        },
     ));
     let before = sandbox.balance(Provider::Hitpaw);
     let job = client(&sandbox)
@@ -144,8 +156,14 @@ async fn status_503_until_the_deadline_is_a_clear_timeout() {
     let client = Client::builder()
         .api_key(sandbox.credentials().hitpaw_api_key.clone())
         .base_url(sandbox.base_url(Provider::Hitpaw))
-        .retry_policy(fast_retries().with_max_attempts(u32::MAX).with_deadline(Duration::from_millis(600)))
-        .poll_policy(PollPolicy::new(Duration::from_millis(50)).with_deadline(Duration::from_millis(800)))
+        .retry_policy(
+            fast_retries()
+                .with_max_attempts(u32::MAX)
+                .with_deadline(Duration::from_millis(600)),
+        )
+        .poll_policy(
+            PollPolicy::new(Duration::from_millis(50)).with_deadline(Duration::from_millis(800)),
+        )
         .build()
         .unwrap();
     let job = client
@@ -157,14 +175,21 @@ async fn status_503_until_the_deadline_is_a_clear_timeout() {
     assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
     let message = error.to_string();
     assert!(message.contains("gave up after"), "{message}");
-    assert!(message.contains("503"), "the last failure is named: {message}");
+    assert!(
+        message.contains("503"),
+        "the last failure is named: {message}"
+    );
     assert!(sandbox.request_count(Provider::Hitpaw, "POST", STATUS) > 2);
 }
 
 #[tokio::test]
 async fn a_dropped_connection_on_submit_is_not_resent() {
     let sandbox = quick_sandbox().await;
-    sandbox.inject(FaultRule::new(Provider::Hitpaw, ENHANCE, Fault::DropAfterProcessing));
+    sandbox.inject(FaultRule::new(
+        Provider::Hitpaw,
+        ENHANCE,
+        Fault::DropAfterProcessing,
+    ));
     let error = client(&sandbox)
         .enhance(ImageInput::from_bytes(sample_png(16, 16)))
         .send()
@@ -189,10 +214,16 @@ async fn malformed_json_is_a_typed_error_with_an_excerpt() {
         .send()
         .await
         .unwrap();
-    sandbox.inject(FaultRule::new(Provider::Hitpaw, STATUS, Fault::MalformedJson));
+    sandbox.inject(FaultRule::new(
+        Provider::Hitpaw,
+        STATUS,
+        Fault::MalformedJson,
+    ));
     let error = job.status().await.expect_err("unreadable");
     match &error {
-        Error::InvalidResponse { excerpt, .. } => assert!(excerpt.starts_with("{\"status\""), "{excerpt}"),
+        Error::InvalidResponse { excerpt, .. } => {
+            assert!(excerpt.starts_with("{\"status\""), "{excerpt}")
+        }
         other => panic!("{other:?}"),
     }
     assert!(error.to_string().contains("body starts with"));
@@ -227,7 +258,10 @@ async fn invalid_input_fails_before_any_request() {
         .send()
         .await
         .expect_err("rejected");
-    assert!(matches!(not_an_image, Error::InvalidInput(_)), "{not_an_image:?}");
+    assert!(
+        matches!(not_an_image, Error::InvalidInput(_)),
+        "{not_an_image:?}"
+    );
     let zero_dpi = client
         .enhance(ImageInput::from_bytes(sample_png(8, 8)))
         .dpi(0)
@@ -246,7 +280,10 @@ async fn invalid_input_fails_before_any_request() {
         .await
         .expect_err("rejected");
     let message = too_big.to_string();
-    assert!(message.contains("81.0 MP, 47.0 MP over the limit of 34 MP"), "{message}");
+    assert!(
+        message.contains("81.0 MP, 47.0 MP over the limit of 34 MP"),
+        "{message}"
+    );
     assert!(sandbox.traffic().is_empty(), "the sandbox saw no request");
 }
 
@@ -265,9 +302,16 @@ async fn a_wrong_key_is_a_typed_provider_error_that_never_shows_the_key() {
         .await
         .expect_err("refused");
     assert_eq!(error.status(), Some(400));
-    assert_eq!(error.code(), Some(&AnyCode::Hitpaw(ErrorCode::ApiKeyNotValid)));
+    assert_eq!(
+        error.code(),
+        Some(&AnyCode::Hitpaw(ErrorCode::ApiKeyNotValid))
+    );
     assert!(!error.is_retryable());
-    for shown in [format!("{error}"), format!("{error:?}"), format!("{client:?}")] {
+    for shown in [
+        format!("{error}"),
+        format!("{error:?}"),
+        format!("{client:?}"),
+    ] {
         assert!(!shown.contains(secret), "{shown}");
     }
 }

@@ -32,8 +32,16 @@ async fn main() -> pixmill::Result<()> {
     };
 
     let input = ImageInput::from_path(&image);
-    let job = client.enhance(input.clone()).model(Model::General2x).send().await?;
-    println!("enhancement job {} ({} coins)", job.id(), job.coins_consumed().unwrap_or_default());
+    let job = client
+        .enhance(input.clone())
+        .model(Model::General2x)
+        .send()
+        .await?;
+    println!(
+        "enhancement job {} ({} coins)",
+        job.id(),
+        job.coins_consumed().unwrap_or_default()
+    );
     let enhanced = job.wait().await?;
     let extension = std::path::Path::new(enhanced.result_url())
         .extension()

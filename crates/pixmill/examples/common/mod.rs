@@ -16,7 +16,10 @@ pub fn sample_image() -> PathBuf {
 pub fn args(default_first: String) -> (String, PathBuf) {
     let mut args = std::env::args().skip(1);
     let first = args.next().unwrap_or(default_first);
-    let out_dir = args.next().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("pixmill-out"));
+    let out_dir = args
+        .next()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("pixmill-out"));
     if let Err(error) = std::fs::create_dir_all(&out_dir) {
         eprintln!("cannot create {}: {error}", out_dir.display());
         std::process::exit(1);
@@ -32,7 +35,10 @@ pub async fn sandbox_unless(key_variable: &str) -> Option<Sandbox> {
     }
     match Sandbox::start().await {
         Ok(sandbox) => {
-            eprintln!("{key_variable} is not set: using a local sandbox at {}", sandbox.addr());
+            eprintln!(
+                "{key_variable} is not set: using a local sandbox at {}",
+                sandbox.addr()
+            );
             Some(sandbox)
         }
         Err(error) => {
