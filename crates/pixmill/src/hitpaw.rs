@@ -34,7 +34,7 @@ use crate::error::{Error, ErrorCode as AnyCode, Provider};
 use crate::image::{ImageFormat, ImageInput, InputError};
 use crate::poll::PollPolicy;
 use crate::retry::{Call, ErrorBody, Safety};
-use crate::settings::{CommonBuilder, Settings, common_builder_methods, env, secret_header};
+use crate::settings::{CommonBuilder, Settings, api_key_client, env, secret_header};
 
 pub use api::types::PhotoEnhancerRequestModelName as Model;
 pub use api::types::TaskInfoStatus as JobStatus;
@@ -44,56 +44,16 @@ pub const DEFAULT_BASE_URL: &str = "https://api-base.hitpaw.com";
 
 const PROVIDER: Provider = Provider::Hitpaw;
 
-/// A HitPaw client. Cheap to clone; clones share one connection pool.
-#[derive(Clone)]
-pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    api: api::Client,
-    settings: Settings,
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("hitpaw::Client")
-            .field("base_url", &self.inner.settings.base_url)
-            .field("api_key", &"[redacted]")
-            .finish()
-    }
+api_key_client! {
+    name: "HitPaw",
+    module: "hitpaw",
+    key_var: "HITPAW_API_KEY",
+    base_url_var: "HITPAW_BASE_URL",
+    header: "apikey",
+    header_doc: "Apikey",
 }
 
 impl Client {
-    /// A client for the production API with default settings.
-    ///
-    /// # Panics
-    ///
-    /// If the TLS backend cannot be initialised, like `reqwest::Client::new`. Use
-    /// [`Client::builder`] to get an error instead.
-    pub fn new(api_key: impl Into<String>) -> Client {
-        Client::builder()
-            .api_key(api_key)
-            .build()
-            .expect("the default settings are valid")
-    }
-
-    /// A client configured from `HITPAW_API_KEY` and, when set, `HITPAW_BASE_URL`.
-    pub fn from_env() -> Result<Client, Error> {
-        let key = env("HITPAW_API_KEY")
-            .ok_or_else(|| Error::Config("HITPAW_API_KEY is not set".into()))?;
-        let mut builder = Client::builder().api_key(key);
-        if let Some(url) = env("HITPAW_BASE_URL") {
-            builder = builder.base_url(url);
-        }
-        builder.build()
-    }
-
-    /// A builder for every setting.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::default()
-    }
-
     /// Starts an enhancement of `input` (a path, bytes or URL). Configure it, then `send()`.
     pub fn enhance(&self, input: impl Into<ImageInput>) -> EnhanceRequest {
         EnhanceRequest {
@@ -191,11 +151,6 @@ impl Client {
         Ok(upload.access_url)
     }
 
-    /// The generated client underneath, for raw access to every operation.
-    pub fn api(&self) -> &api::Client {
-        &self.inner.api
-    }
-
     fn poll_policy(&self, kind: JobKind) -> PollPolicy {
         self.inner
             .settings
@@ -208,63 +163,6 @@ impl Client {
                 _ => PollPolicy::new(Duration::from_secs(5))
                     .with_max_interval(Duration::from_secs(10)),
             })
-    }
-}
-
-/// Builds a [`Client`].
-///
-/// ```
-/// use std::time::Duration;
-/// use pixmill::{PollPolicy, RetryPolicy};
-///
-/// let client = pixmill::hitpaw::Client::builder()
-///     .api_key("my-key")
-///     .base_url("http://127.0.0.1:8080/hitpaw")
-///     .timeout(Duration::from_secs(30))
-///     .retry_policy(RetryPolicy::default().with_max_attempts(6))
-///     .poll_policy(PollPolicy::new(Duration::from_secs(1)))
-///     .build()?;
-/// # Ok::<(), pixmill::Error>(())
-/// ```
-#[derive(Clone, Default)]
-pub struct ClientBuilder {
-    api_key: Option<SecretString>,
-    common: CommonBuilder,
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("hitpaw::ClientBuilder")
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field("common", &self.common)
-            .finish()
-    }
-}
-
-impl ClientBuilder {
-    /// The API key (sent as `Apikey`).
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(SecretString::from(key.into()));
-        self
-    }
-
-    common_builder_methods!();
-
-    /// Builds the client.
-    pub fn build(self) -> Result<Client, Error> {
-        let key = self
-            .api_key
-            .ok_or_else(|| Error::Config("a HitPaw API key is required".into()))?;
-        let headers = secret_header("apikey", &key).map_err(Error::Config)?;
-        let settings = self.common.settings(DEFAULT_BASE_URL)?;
-        let hooks = RequestHooks::with_headers(move || {
-            let headers = headers.clone();
-            Box::pin(async move { Ok(headers) })
-        });
-        let api = api::Client::new_with_client(&settings.base_url, settings.http.clone(), hooks);
-        Ok(Client {
-            inner: Arc::new(Inner { api, settings }),
-        })
     }
 }
 

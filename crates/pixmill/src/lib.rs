@@ -44,7 +44,12 @@
 // Shared helpers serve some providers only; the default build (all providers) still reports
 // dead code.
 #![cfg_attr(
-    not(all(feature = "hotpot", feature = "hitpaw", feature = "segmind", feature = "perfect")),
+    not(all(
+        feature = "hotpot",
+        feature = "hitpaw",
+        feature = "segmind",
+        feature = "perfect"
+    )),
     allow(dead_code)
 )]
 

@@ -44,7 +44,7 @@ use crate::download::{atomically, copy_stream};
 use crate::error::{Error, ErrorCode, Provider};
 use crate::image::InputError;
 use crate::retry::{Call, ErrorBody, Safety};
-use crate::settings::{CommonBuilder, Settings, common_builder_methods, env, secret_header};
+use crate::settings::{CommonBuilder, Settings, api_key_client, env, secret_header};
 
 /// The diffusion sampler Hotshot-XL denoises with (default
 /// `EulerAncestralDiscreteScheduler`).
@@ -63,56 +63,16 @@ const PROVIDER: Provider = Provider::Segmind;
 
 const OPERATION: &str = "hotshot_xl";
 
-/// A Segmind client. Cheap to clone; clones share one connection pool.
-#[derive(Clone)]
-pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    api: api::Client,
-    settings: Settings,
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("segmind::Client")
-            .field("base_url", &self.inner.settings.base_url)
-            .field("api_key", &"[redacted]")
-            .finish()
-    }
+api_key_client! {
+    name: "Segmind",
+    module: "segmind",
+    key_var: "SEGMIND_API_KEY",
+    base_url_var: "SEGMIND_BASE_URL",
+    header: "x-api-key",
+    header_doc: "x-api-key",
 }
 
 impl Client {
-    /// A client for the production API with default settings.
-    ///
-    /// # Panics
-    ///
-    /// If the TLS backend cannot be initialised, like `reqwest::Client::new`. Use
-    /// [`Client::builder`] to get an error instead.
-    pub fn new(api_key: impl Into<String>) -> Client {
-        Client::builder()
-            .api_key(api_key)
-            .build()
-            .expect("the default settings are valid")
-    }
-
-    /// A client configured from `SEGMIND_API_KEY` and, when set, `SEGMIND_BASE_URL`.
-    pub fn from_env() -> Result<Client, Error> {
-        let key = env("SEGMIND_API_KEY")
-            .ok_or_else(|| Error::Config("SEGMIND_API_KEY is not set".into()))?;
-        let mut builder = Client::builder().api_key(key);
-        if let Some(url) = env("SEGMIND_BASE_URL") {
-            builder = builder.base_url(url);
-        }
-        builder.build()
-    }
-
-    /// A builder for every setting.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::default()
-    }
-
     /// Starts a Hotshot-XL generation from `prompt`. Configure it, then `send()`.
     ///
     /// Unset options take Segmind's documented defaults: 672×384, 30 steps,
@@ -136,67 +96,6 @@ impl Client {
             scheduler: None,
             format: None,
         }
-    }
-
-    /// The generated client underneath, for raw access to every operation.
-    pub fn api(&self) -> &api::Client {
-        &self.inner.api
-    }
-}
-
-/// Builds a [`Client`].
-///
-/// ```
-/// use std::time::Duration;
-/// use pixmill::RetryPolicy;
-///
-/// let client = pixmill::segmind::Client::builder()
-///     .api_key("my-key")
-///     .base_url("http://127.0.0.1:8080/segmind")
-///     .timeout(Duration::from_secs(600))
-///     .retry_policy(RetryPolicy::default().with_max_attempts(3))
-///     .build()?;
-/// # Ok::<(), pixmill::Error>(())
-/// ```
-#[derive(Clone, Default)]
-pub struct ClientBuilder {
-    api_key: Option<SecretString>,
-    common: CommonBuilder,
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("segmind::ClientBuilder")
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
-            .field("common", &self.common)
-            .finish()
-    }
-}
-
-impl ClientBuilder {
-    /// The API key (sent as `x-api-key`).
-    pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(SecretString::from(key.into()));
-        self
-    }
-
-    common_builder_methods!();
-
-    /// Builds the client.
-    pub fn build(self) -> Result<Client, Error> {
-        let key = self
-            .api_key
-            .ok_or_else(|| Error::Config("a Segmind API key is required".into()))?;
-        let headers = secret_header("x-api-key", &key).map_err(Error::Config)?;
-        let settings = self.common.settings(DEFAULT_BASE_URL)?;
-        let hooks = RequestHooks::with_headers(move || {
-            let headers = headers.clone();
-            Box::pin(async move { Ok(headers) })
-        });
-        let api = api::Client::new_with_client(&settings.base_url, settings.http.clone(), hooks);
-        Ok(Client {
-            inner: Arc::new(Inner { api, settings }),
-        })
     }
 }
 

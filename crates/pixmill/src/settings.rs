@@ -138,3 +138,133 @@ macro_rules! common_builder_methods {
 }
 
 pub(crate) use common_builder_methods;
+
+/// Declares `Client` and `ClientBuilder` for a provider authenticated by one API key header.
+///
+/// Expects in scope: the generated crate as `api`, `DEFAULT_BASE_URL`, and the imports the
+/// expansion names (`Arc`, `fmt`, `SecretString`, `RequestHooks`, `Error`, `Settings`,
+/// `CommonBuilder`, `env`, `secret_header`).
+macro_rules! api_key_client {
+    (
+        name: $name:literal,
+        module: $module:literal,
+        key_var: $key_var:literal,
+        base_url_var: $base_url_var:literal,
+        header: $header:literal,
+        header_doc: $header_doc:literal $(,)?
+    ) => {
+        #[doc = concat!("A ", $name, " client. Cheap to clone; clones share one connection pool.")]
+        #[derive(Clone)]
+        pub struct Client {
+            inner: Arc<Inner>,
+        }
+
+        struct Inner {
+            api: api::Client,
+            settings: Settings,
+        }
+
+        impl fmt::Debug for Client {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(concat!($module, "::Client"))
+                    .field("base_url", &self.inner.settings.base_url)
+                    .field("api_key", &"[redacted]")
+                    .finish()
+            }
+        }
+
+        impl Client {
+            /// A client for the production API with default settings.
+            ///
+            /// # Panics
+            ///
+            /// If the TLS backend cannot be initialised, like `reqwest::Client::new`. Use
+            /// [`Client::builder`] to get an error instead.
+            pub fn new(api_key: impl Into<String>) -> Client {
+                Client::builder()
+                    .api_key(api_key)
+                    .build()
+                    .expect("the default settings are valid")
+            }
+
+            #[doc = concat!("A client configured from `", $key_var, "` and, when set, `", $base_url_var, "`.")]
+            pub fn from_env() -> Result<Client, Error> {
+                let key = env($key_var)
+                    .ok_or_else(|| Error::Config(concat!($key_var, " is not set").into()))?;
+                let mut builder = Client::builder().api_key(key);
+                if let Some(url) = env($base_url_var) {
+                    builder = builder.base_url(url);
+                }
+                builder.build()
+            }
+
+            /// A builder for every setting.
+            pub fn builder() -> ClientBuilder {
+                ClientBuilder::default()
+            }
+
+            /// The generated client underneath, for raw access to every operation.
+            pub fn api(&self) -> &api::Client {
+                &self.inner.api
+            }
+        }
+
+        #[doc = concat!("Builds a [`Client`].")]
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use pixmill::{PollPolicy, RetryPolicy};
+        ///
+        #[doc = concat!("let client = pixmill::", $module, "::Client::builder()")]
+        ///     .api_key("my-key")
+        #[doc = concat!("    .base_url(\"http://127.0.0.1:8080/", $module, "\")")]
+        ///     .timeout(Duration::from_secs(30))
+        ///     .retry_policy(RetryPolicy::default().with_max_attempts(6))
+        ///     .build()?;
+        /// # Ok::<(), pixmill::Error>(())
+        /// ```
+        #[derive(Clone, Default)]
+        pub struct ClientBuilder {
+            api_key: Option<SecretString>,
+            common: CommonBuilder,
+        }
+
+        impl fmt::Debug for ClientBuilder {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(concat!($module, "::ClientBuilder"))
+                    .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+                    .field("common", &self.common)
+                    .finish()
+            }
+        }
+
+        impl ClientBuilder {
+            #[doc = concat!("The API key (sent as `", $header_doc, "`).")]
+            pub fn api_key(mut self, key: impl Into<String>) -> Self {
+                self.api_key = Some(SecretString::from(key.into()));
+                self
+            }
+
+            $crate::settings::common_builder_methods!();
+
+            /// Builds the client.
+            pub fn build(self) -> Result<Client, Error> {
+                let key = self
+                    .api_key
+                    .ok_or_else(|| Error::Config(concat!("a ", $name, " API key is required").into()))?;
+                let headers = secret_header($header, &key).map_err(Error::Config)?;
+                let settings = self.common.settings(DEFAULT_BASE_URL)?;
+                let hooks = RequestHooks::with_headers(move || {
+                    let headers = headers.clone();
+                    Box::pin(async move { Ok(headers) })
+                });
+                let api = api::Client::new_with_client(&settings.base_url, settings.http.clone(), hooks);
+                Ok(Client {
+                    inner: Arc::new(Inner { api, settings }),
+                })
+            }
+        }
+    };
+}
+
+pub(crate) use api_key_client;
