@@ -144,6 +144,10 @@ pub(crate) use common_builder_methods;
 /// Expects in scope: the generated crate as `api`, `DEFAULT_BASE_URL`, and the imports the
 /// expansion names (`Arc`, `fmt`, `SecretString`, `RequestHooks`, `Error`, `Settings`,
 /// `CommonBuilder`, `env`, `secret_header`).
+#[cfg_attr(
+    not(any(feature = "hotpot", feature = "hitpaw", feature = "segmind")),
+    allow(unused_macros)
+)]
 macro_rules! api_key_client {
     (
         name: $name:literal,
@@ -267,4 +271,5 @@ macro_rules! api_key_client {
     };
 }
 
+#[cfg(any(feature = "hotpot", feature = "hitpaw", feature = "segmind"))]
 pub(crate) use api_key_client;
