@@ -42,10 +42,17 @@ impl RateLimit {
         self.window
     }
 
-    /// The steady pace that keeps any window of this length at or under `max`, whatever the
-    /// server's windows are aligned to: one request per `window / (max - 1)` with no burst.
+    /// Requests that may go at once: a tenth of the limit, so short bursts (a few calls of an
+    /// interactive program) are not slowed down.
+    fn burst(&self) -> u32 {
+        (self.max / 10).max(1)
+    }
+
+    /// The steady pace after a burst: with `burst` requests at once and one per `pace`, any
+    /// window of this length holds at most `burst + window / pace = max` requests, whatever
+    /// the server's windows are aligned to.
     fn pace(&self) -> Duration {
-        self.window / self.max.saturating_sub(1).max(1)
+        self.window / self.max.saturating_sub(self.burst()).max(1)
     }
 
     fn per_second(&self) -> f64 {
@@ -99,9 +106,10 @@ impl Budget {
         let limiters = active
             .iter()
             .map(|limit| {
+                let burst = NonZeroU32::new(limit.burst()).unwrap_or(NonZeroU32::MIN);
                 let quota = Quota::with_period(limit.pace())
                     .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-                    .allow_burst(NonZeroU32::MIN);
+                    .allow_burst(burst);
                 RateLimiter::direct(quota)
             })
             .collect();
@@ -150,17 +158,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pace_keeps_every_window_under_the_limit() {
-        let limit = RateLimit::new(100, Duration::from_secs(60));
-        // 99 gaps of 60/99 s span the window: at most 100 requests in any 60 s.
-        assert!(limit.pace() * 99 <= Duration::from_secs(60));
-        assert!(limit.pace() * 100 > Duration::from_secs(60));
+    fn burst_and_pace_keep_every_window_under_the_limit() {
+        for (max, secs) in [(100, 60), (100, 300), (7, 1), (1, 5)] {
+            let limit = RateLimit::new(max, Duration::from_secs(secs));
+            let window = Duration::from_secs(secs);
+            let paced = (window.as_nanos() / limit.pace().as_nanos()) as u32;
+            assert!(limit.burst() + paced <= max.max(2), "{max}/{secs}s");
+        }
+        assert_eq!(RateLimit::new(100, Duration::from_secs(60)).burst(), 10);
     }
 
     #[test]
     fn capacity_follows_the_slowest_limit() {
-        // 100 per 5 minutes paces one request every 3 s: with a 7 s polling gap and a quarter
-        // of the pace kept for other calls, one task runs at a time.
+        // 100 per 5 minutes paces one request every 3.3 s after a burst of 10: with a 7 s
+        // polling gap and a quarter of the pace kept for other calls, one task runs at a time.
         let documented = Budget::new(RateLimits::default(), Duration::from_secs(7));
         assert_eq!(documented.capacity(), 1);
         let scaled = Budget::new(
@@ -170,7 +181,7 @@ mod tests {
             },
             Duration::from_secs(7),
         );
-        assert_eq!(scaled.capacity(), 259);
+        assert_eq!(scaled.capacity(), 236);
         let unlimited = Budget::new(RateLimits::unlimited(), Duration::from_secs(7));
         assert_eq!(unlimited.capacity(), Semaphore::MAX_PERMITS);
     }
