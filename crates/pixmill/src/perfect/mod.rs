@@ -714,7 +714,8 @@ impl Client {
         Ok(answer.into_inner())
     }
 
-    /// Every style group of `feature`, page by page (20 per page), as a stream.
+    /// Every style group of `feature`, page by page (20 per page), as a stream. Each page is a
+    /// read: retried on 429, 5xx and connection failures.
     pub fn style_groups(&self, feature: Feature) -> BoxStream<'_, Result<StyleGroup, Error>> {
         self.pages(feature, move |client, token| async move {
             let api = &client.inner.api;
@@ -751,6 +752,7 @@ impl Client {
     }
 
     /// Every style of `feature` (of one group, or all groups), page by page, as a stream.
+    /// Retried like [`Client::style_groups`].
     pub fn styles(
         &self,
         feature: Feature,

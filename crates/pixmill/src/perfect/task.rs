@@ -209,8 +209,8 @@ impl Task {
         self.feature
     }
 
-    /// Polls once. Perfect loses a task that is not polled for 10 seconds, so prefer
-    /// [`Task::wait`], which keeps to that rule.
+    /// Polls once (a read: retried on 429, 5xx and connection failures). Perfect loses a task
+    /// that is not polled for 10 seconds, so prefer [`Task::wait`], which keeps to that rule.
     pub async fn status(&self) -> Result<TaskSnapshot, Error> {
         self.client.check_status(self.feature, &self.id).await
     }
