@@ -367,14 +367,14 @@ async fn a_dropped_connection_during_run_task_never_charges_twice() {
 #[tokio::test]
 async fn slow_status_answers_do_not_let_the_task_be_lost() {
     let config = SandboxConfig {
-        perfect_task_loss_after: Duration::from_millis(1000),
-        perfect_task_duration: Duration::from_millis(1500),
-        perfect_polling_interval: Duration::from_millis(200),
+        perfect_task_loss_after: Duration::from_millis(2000),
+        perfect_task_duration: Duration::from_millis(3000),
+        perfect_polling_interval: Duration::from_millis(400),
         ..unlimited_sandbox()
     };
     let sandbox = Sandbox::start_with(config).await.unwrap();
     let client = builder(&sandbox)
-        .task_loss_window(Duration::from_millis(1000))
+        .task_loss_window(Duration::from_millis(2000))
         .poll_policy(
             PollPolicy::new(Duration::from_millis(200)).with_deadline(Duration::from_secs(20)),
         )
@@ -391,7 +391,7 @@ async fn slow_status_answers_do_not_let_the_task_be_lost() {
         FaultRule::new(
             Provider::Perfect,
             ENHANCE_TASK,
-            Fault::SlowAnswer(Duration::from_millis(900)),
+            Fault::SlowAnswer(Duration::from_millis(1800)),
         )
         .method("GET")
         .times(2),
@@ -400,7 +400,7 @@ async fn slow_status_answers_do_not_let_the_task_be_lost() {
         FaultRule::new(
             Provider::Perfect,
             ENHANCE_TASK,
-            Fault::Delay(Duration::from_millis(300)),
+            Fault::Delay(Duration::from_millis(600)),
         )
         .method("GET"),
     );
