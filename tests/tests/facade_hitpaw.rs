@@ -353,3 +353,22 @@ fn when_key_unset(check: impl FnOnce()) {
         check();
     }
 }
+
+#[tokio::test]
+async fn a_failed_upload_is_retried() {
+    let sandbox = quick_sandbox().await;
+    sandbox.inject_upload_fault(Fault::Status(503), 1);
+    let job = client(&sandbox)
+        .segment(ImageInput::from_bytes(sample_png(8, 8)))
+        .send()
+        .await
+        .expect("the second upload succeeds");
+    job.wait().await.expect("completes");
+    let uploads: Vec<Option<u16>> = sandbox
+        .traffic()
+        .iter()
+        .filter(|e| e.path.starts_with("/_uploads/"))
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(uploads, [Some(503), Some(200)]);
+}

@@ -614,3 +614,24 @@ async fn credentials_never_show() {
     }
     assert!(Client::new("id", "not base64!").is_err());
 }
+
+#[tokio::test]
+async fn an_upload_cut_off_is_sent_again() {
+    let (sandbox, client) = start(unlimited_sandbox()).await;
+    sandbox.inject_upload_fault(Fault::DropBeforeProcessing, 1);
+    let output = client
+        .colorize(ImageInput::from_bytes(sample_png(8, 8)))
+        .send()
+        .await
+        .expect("the upload is repeated")
+        .wait()
+        .await
+        .expect("completes");
+    assert_eq!(output.files().len(), 1);
+    let uploads = sandbox
+        .traffic()
+        .iter()
+        .filter(|e| e.path.starts_with("/_uploads/"))
+        .count();
+    assert_eq!(uploads, 2, "one cut off, one stored");
+}

@@ -199,6 +199,8 @@ pub struct JobFailure {
 pub(crate) struct FaultTable {
     rules: Vec<FaultRule>,
     job_failures: Vec<JobFailure>,
+    /// Faults for the presigned upload route, which belongs to no provider's API.
+    uploads: Vec<(Fault, u32)>,
 }
 
 impl FaultTable {
@@ -217,6 +219,24 @@ impl FaultTable {
     pub(crate) fn clear(&mut self) {
         self.rules.clear();
         self.job_failures.clear();
+        self.uploads.clear();
+    }
+
+    pub(crate) fn add_upload_fault(&mut self, fault: Fault, times: u32) {
+        if times > 0 {
+            self.uploads.push((fault, times));
+        }
+    }
+
+    /// Takes one use of the first pending upload fault.
+    pub(crate) fn take_upload_fault(&mut self) -> Option<Fault> {
+        let (fault, times) = self.uploads.first_mut()?;
+        *times -= 1;
+        let fault = fault.clone();
+        if *times == 0 {
+            self.uploads.remove(0);
+        }
+        Some(fault)
     }
 
     /// Takes one use of the first rule matching this request.

@@ -176,6 +176,11 @@ impl Sandbox {
         lock(&self.shared.faults).add(rule);
     }
 
+    /// Makes the next `times` presigned uploads (HitPaw's and Perfect's) suffer `fault`.
+    pub fn inject_upload_fault(&self, fault: Fault, times: u32) {
+        lock(&self.shared.faults).add_upload_fault(fault, times);
+    }
+
     /// Makes the next HitPaw jobs or Perfect tasks end in error.
     pub fn fail_next_jobs(&self, failure: JobFailure) {
         lock(&self.shared.faults).add_job_failure(failure);

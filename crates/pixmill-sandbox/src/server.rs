@@ -108,7 +108,11 @@ async fn observe(State(shared): State<Arc<Shared>>, request: Request, next: Next
         None => (None, full_path.clone()),
     };
     let control = request.extensions().get::<ConnectionControl>().cloned();
-    let fault = provider.and_then(|p| lock(&shared.faults).take(p, &method, &path));
+    let fault = match provider {
+        Some(provider) => lock(&shared.faults).take(provider, &method, &path),
+        None if path.starts_with("/_uploads/") => lock(&shared.faults).take_upload_fault(),
+        None => None,
+    };
     let mut exchange = Exchange {
         provider,
         method,
@@ -122,6 +126,11 @@ async fn observe(State(shared): State<Arc<Shared>>, request: Request, next: Next
         (Some(Fault::Status(status)), Some(provider)) => {
             provider_error(provider, status, "injected fault")
         }
+        // Uploads belong to no provider's API: a plain answer, as a storage service gives.
+        (Some(Fault::Status(status)), None) => plain(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "injected fault",
+        ),
         (Some(Fault::TooManyRequests { retry_after_secs }), Some(provider)) => {
             let mut response = provider_error(provider, 429, "injected rate limit");
             response

@@ -87,7 +87,8 @@ impl Client {
     /// Uploads `input` through the presigned upload and returns the URL HitPaw can read it
     /// from. URLs are returned unchanged.
     ///
-    /// Retried like a status query: presigning is free and the upload overwrites itself.
+    /// Retried like a status query (429, 5xx, connection failures): presigning is free and the
+    /// upload overwrites itself.
     pub async fn upload(&self, input: &ImageInput) -> Result<String, Error> {
         if let Some(url) = input.url() {
             return Ok(url.to_string());
@@ -122,32 +123,20 @@ impl Client {
             presigned.message.or(presigned.msg),
         )?;
         let upload = presigned.data;
-        let response = self
-            .inner
-            .settings
-            .http
-            .put(&upload.upload_url)
-            .header(reqwest::header::CONTENT_TYPE, &upload.content_type)
-            .body(loaded.bytes.clone())
-            .send()
-            .await
-            .map_err(|source| Error::Transport {
-                provider: PROVIDER,
-                operation: "upload",
-                source,
-            })?;
-        if !response.status().is_success() {
-            let status = response.status().as_u16();
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(Error::Api {
-                provider: PROVIDER,
-                operation: "upload",
-                status,
-                code: None,
-                message: crate::error::excerpt(&body),
-                retry_after: None,
-            });
+        let http = &self.inner.settings.http;
+        // The upload overwrites the same object, so repeating it is safe.
+        Call {
+            provider: PROVIDER,
+            operation: "upload",
+            safety: Safety::Idempotent,
         }
+        .run_plain(&self.inner.settings.retry, || {
+            http.put(&upload.upload_url)
+                .header(reqwest::header::CONTENT_TYPE, &upload.content_type)
+                .body(loaded.bytes.clone())
+                .send()
+        })
+        .await?;
         Ok(upload.access_url)
     }
 

@@ -214,6 +214,35 @@ impl Call {
         .await
     }
 
+    /// [`Call::run`] for a request outside the generated client (a presigned upload): a
+    /// non-2xx answer is an [`Error::Api`] with a body excerpt.
+    pub(crate) async fn run_plain<F, Fut>(
+        self,
+        policy: &RetryPolicy,
+        mut send: F,
+    ) -> Result<reqwest::Response, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = reqwest::Result<reqwest::Response>>,
+    {
+        self.run(policy, || {
+            let sent = send();
+            async move {
+                match sent.await {
+                    Ok(response) if response.status().is_success() => {
+                        let status = response.status();
+                        let headers = response.headers().clone();
+                        Ok(ResponseValue::new(response, status, headers))
+                    }
+                    Ok(response) => Err(ApiError::<()>::UnexpectedResponse(response)),
+                    Err(source) => Err(ApiError::CommunicationError(source)),
+                }
+            }
+        })
+        .await
+        .map(ResponseValue::into_inner)
+    }
+
     fn may_retry(&self, error: &Error) -> bool {
         match error {
             Error::Api { status, .. } => match status {

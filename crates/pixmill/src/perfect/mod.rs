@@ -459,7 +459,8 @@ impl Client {
     }
 
     /// Uploads an image for `feature` after checking its documented limits; returns the
-    /// `file_id`. Creating the file is free and retried; the upload itself is sent once.
+    /// `file_id`. Creating the file is free and the upload overwrites itself, so both are
+    /// retried on 429, 5xx and connection failures.
     pub async fn upload(&self, feature: Feature, input: &ImageInput) -> Result<String, Error> {
         let loaded = input.load().await?;
         self.check_limits(feature, &loaded.info)?;
@@ -573,33 +574,24 @@ impl Client {
                 excerpt: String::new(),
             }
         })?;
-        // Exactly the returned headers: the upload URL is signed for them.
-        let mut upload = self
-            .inner
-            .settings
-            .http
-            .request(method, &request.url)
-            .body(loaded.bytes.clone());
-        for (name, value) in &request.headers {
-            upload = upload.header(name.as_str(), value.as_str());
-        }
-        let response = upload.send().await.map_err(|source| Error::Transport {
+        let http = &self.inner.settings.http;
+        // Exactly the returned headers: the upload URL is signed for them. Repeating the upload
+        // overwrites the same file, so it is retried like a read.
+        Call {
             provider: PROVIDER,
             operation: "upload",
-            source,
-        })?;
-        if !response.status().is_success() {
-            let status = response.status().as_u16();
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(Error::Api {
-                provider: PROVIDER,
-                operation: "upload",
-                status,
-                code: None,
-                message: crate::error::excerpt(&body),
-                retry_after: None,
-            });
+            safety: Safety::Idempotent,
         }
+        .run_plain(&self.inner.settings.retry, || {
+            let mut upload = http
+                .request(method.clone(), &request.url)
+                .body(loaded.bytes.clone());
+            for (name, value) in &request.headers {
+                upload = upload.header(name.as_str(), value.as_str());
+            }
+            upload.send()
+        })
+        .await?;
         Ok(file.file_id)
     }
 
