@@ -7,5 +7,6 @@ pub mod codegen;
 pub mod examples;
 pub mod facts;
 pub mod lint;
+pub mod model;
 pub mod spec;
 pub mod surface;

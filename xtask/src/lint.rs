@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::examples;
 use crate::facts::{self, SOURCES};
+use crate::model;
 use crate::spec::{Spec, pointer_of};
 
 /// One rejection: where, and why.
@@ -42,6 +43,8 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
     linter.visit(Kind::Root, &spec.json, &mut Vec::new());
     linter.check_operations();
     linter.check_components();
+    linter.check_enums();
+    linter.check_features();
     // A schema that does not compile has already been reported by the walk above; repeating
     // it for each example would only bury the first report.
     let structural_findings = !linter.findings.is_empty();
@@ -52,7 +55,7 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
             Err(examples::Invalid::SchemaDoesNotCompile(_)) if structural_findings => {}
             Err(reason) => linter.report_at(
                 site.pointer,
-                format!("example does not match its schema: {reason}"),
+                format!("{} does not match its schema: {reason}", site.what),
             ),
         }
     }
@@ -328,8 +331,22 @@ impl Kind {
     fn extensions(self) -> &'static [&'static str] {
         const PROVENANCE: &[&str] = &["x-source", "x-doc-conflict"];
         match self {
-            Kind::Operation => &["x-source", "x-doc-conflict", "x-limits"],
-            Kind::Schema => &["x-source", "x-doc-conflict", "x-error-codes"],
+            Kind::Root => &["x-rate-limits"],
+            Kind::Tag => &["x-feature"],
+            Kind::Operation => &[
+                "x-source",
+                "x-doc-conflict",
+                "x-limits",
+                "x-cost",
+                "x-polling",
+                "x-token-lifetime-seconds",
+            ],
+            Kind::Schema => &[
+                "x-source",
+                "x-doc-conflict",
+                "x-error-codes",
+                "x-enum-varnames",
+            ],
             Kind::Parameter
             | Kind::Header
             | Kind::Server
@@ -341,8 +358,10 @@ impl Kind {
     }
 }
 
-/// An example found while walking, checked once the walk is done.
+/// An example or default found while walking, checked once the walk is done.
 struct ExampleSite {
+    /// `example` or `default`.
+    what: &'static str,
     pointer: String,
     schema: Value,
     example: Value,
@@ -401,7 +420,16 @@ impl<'a> Linter<'a> {
             }
             path.pop();
         }
+        if kind == Kind::Schema
+            && let Some(names) = object.get("x-enum-varnames")
+            && let Err(reason) = facts::parse_enum_varnames(names, object.get("enum"))
+        {
+            path.push("x-enum-varnames".into());
+            self.report(path, reason);
+            path.pop();
+        }
         self.collect_example(kind, object, path);
+        self.collect_default(kind, object, path);
     }
 
     fn visit_ref(
@@ -531,6 +559,12 @@ impl<'a> Linter<'a> {
             },
             "x-limits" => facts::parse_limits(value).err(),
             "x-error-codes" => facts::parse_error_codes(value).err(),
+            "x-cost" => facts::parse_costs(value).err(),
+            "x-rate-limits" => facts::parse_rate_limits(value).err(),
+            "x-polling" => facts::parse_polling(value).err(),
+            "x-token-lifetime-seconds" => facts::parse_token_lifetime(value).err(),
+            "x-feature" => facts::parse_feature(value).err(),
+            // Needs the `enum` beside it: checked in `visit`.
             _ => None,
         };
         if let Some(reason) = problem {
@@ -592,10 +626,105 @@ impl<'a> Linter<'a> {
             let mut pointer = path.to_vec();
             pointer.push("example".into());
             self.examples.push(ExampleSite {
+                what: "example",
                 pointer: pointer_of(&pointer),
                 schema,
                 example: example.clone(),
             });
+        }
+    }
+
+    /// Remembers a schema's `default`, which must be a value the schema accepts.
+    fn collect_default(&mut self, kind: Kind, object: &Map<String, Value>, path: &[String]) {
+        let (Kind::Schema, Some(default)) = (kind, object.get("default")) else {
+            return;
+        };
+        let mut schema = object.clone();
+        schema.remove("default");
+        let mut pointer = path.to_vec();
+        pointer.push("default".into());
+        self.examples.push(ExampleSite {
+            what: "default",
+            pointer: pointer_of(&pointer),
+            schema: Value::Object(schema),
+            example: default.clone(),
+        });
+    }
+
+    /// Enums pixmill types itself must be components: answer enums so they can stay open,
+    /// integer enums so they get the variant names of `x-enum-varnames`.
+    fn check_enums(&mut self) {
+        let usage = model::usage(self.spec);
+        for inline in &usage.inline_enums {
+            if inline.direction.response {
+                self.report_at(
+                    inline.pointer.clone(),
+                    "an enum in an answer must be a named component schema, so the generated type can keep undocumented values".into(),
+                );
+            } else if inline.integer {
+                self.report_at(
+                    inline.pointer.clone(),
+                    "an integer enum must be a named component schema with `x-enum-varnames`"
+                        .into(),
+                );
+            }
+        }
+        let Some(schemas) = self
+            .spec
+            .json
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+        else {
+            return;
+        };
+        for (name, schema) in schemas {
+            if schema.get("enum").is_none() {
+                continue;
+            }
+            let at = pointer_of(&["components", "schemas", name]);
+            let direction = usage.components.get(name).copied().unwrap_or_default();
+            if direction.request && direction.response {
+                self.report_at(
+                    at.clone(),
+                    format!("enum `{name}` is used in requests and in answers; split it so the request side stays closed"),
+                );
+            }
+            let integer = schema.get("type").and_then(Value::as_str) == Some("integer");
+            if integer && schema.get("x-enum-varnames").is_none() {
+                self.report_at(
+                    at,
+                    format!("integer enum `{name}` needs `x-enum-varnames` (one Rust variant name per value)"),
+                );
+            }
+        }
+    }
+
+    /// Operations of an `x-feature` tag are named by role; `x-polling` names real operations.
+    fn check_features(&mut self) {
+        if let Err(problems) = model::features(self.spec) {
+            for (pointer, reason) in problems {
+                self.report_at(pointer, reason);
+            }
+        }
+        let ids: BTreeSet<&str> = self.spec.operations().iter().map(|op| op.id()).collect();
+        for op in self.spec.operations() {
+            let Some(rules) = op
+                .value
+                .get("x-polling")
+                .and_then(|v| facts::parse_polling(v).ok())
+            else {
+                continue;
+            };
+            for (index, rule) in rules.iter().enumerate() {
+                if let Some(after) = &rule.after
+                    && !ids.contains(after.as_str())
+                {
+                    self.report_at(
+                        format!("{}/x-polling/{index}/after", op.pointer()),
+                        format!("`{after}` is not an operation of this spec"),
+                    );
+                }
+            }
         }
     }
 

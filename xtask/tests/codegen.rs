@@ -6,9 +6,14 @@ use xtask::codegen::{self, drift, generate, line_doc_comments, write};
 use xtask::spec::Spec;
 
 const MINIMAL: &str = include_str!("fixtures/minimal.yaml");
+const FEATURES: &str = include_str!("fixtures/features.yaml");
 
 fn spec_in(root: &Path, text: &str) -> Spec {
-    let path = root.join("specs").join("minimal.yaml");
+    named_spec_in(root, "minimal", text)
+}
+
+fn named_spec_in(root: &Path, name: &str, text: &str) -> Spec {
+    let path = root.join("specs").join(format!("{name}.yaml"));
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, text).unwrap();
     Spec::load(&path).unwrap()
@@ -35,9 +40,12 @@ fn generates_a_crate_with_client_limits_codes_and_examples() {
         names,
         [
             "generated/minimal/Cargo.toml",
+            "generated/minimal/src/constants.rs",
+            "generated/minimal/src/enums.rs",
             "generated/minimal/src/error_codes.rs",
             "generated/minimal/src/lib.rs",
             "generated/minimal/src/limits.rs",
+            "generated/minimal/src/service.rs",
             "generated/minimal/src/spec_examples.rs",
         ]
     );
@@ -67,6 +75,199 @@ fn generates_a_crate_with_client_limits_codes_and_examples() {
     );
     let manifest = &files[Path::new("generated/minimal/Cargo.toml")];
     assert!(manifest.contains("name = \"pixmill-minimal-api\""));
+}
+
+/// The generated file `name` of the minimal fixture after `edit`.
+fn generated_after(
+    edit: impl Fn(&str) -> String,
+    spec_name: &str,
+    base: &str,
+    file: &str,
+) -> String {
+    let root = tempfile::tempdir().unwrap();
+    let spec = named_spec_in(root.path(), spec_name, &edit(base));
+    let files = generate(&spec, root.path()).unwrap().files;
+    files[Path::new(&format!("generated/{spec_name}/src/{file}"))].clone()
+}
+
+/// Each kind of spec fact reaches the generated code, and a spec-only edit of it changes the
+/// generated code accordingly.
+#[test]
+fn every_kind_of_spec_fact_reaches_the_generated_code() {
+    struct Case {
+        kind: &'static str,
+        spec: (&'static str, &'static str),
+        file: &'static str,
+        before: &'static str,
+        edit: (&'static str, &'static str),
+        after: &'static str,
+    }
+    let cases = [
+        Case {
+            kind: "request string enum value",
+            spec: ("minimal", MINIMAL),
+            file: "constants.rs",
+            before: "pub const SIZE_VALUES: &[&str] = &[\"small\", \"large\"];",
+            edit: ("enum: [small, large]", "enum: [small, large, huge]"),
+            after: "pub const SIZE_VALUES: &[&str] = &[\"small\", \"large\", \"huge\"];",
+        },
+        Case {
+            kind: "integer enum value",
+            spec: ("minimal", MINIMAL),
+            file: "enums.rs",
+            before: "pub const ALL: &'static [Tier] = &[Tier::Basic, Tier::Premium];",
+            edit: (
+                "enum: [1, 2]\n      x-enum-varnames: [Basic, Premium]",
+                "enum: [1, 2, 3]\n      x-enum-varnames: [Basic, Premium, Gold]",
+            ),
+            after: "Tier::Gold => 3,",
+        },
+        Case {
+            kind: "answer enum value",
+            spec: ("minimal", MINIMAL),
+            file: "enums.rs",
+            before: "\"done\" => WidgetState::Done,",
+            edit: ("enum: [new, done]", "enum: [new, done, archived]"),
+            after: "\"archived\" => WidgetState::Archived,",
+        },
+        Case {
+            kind: "range",
+            spec: ("minimal", MINIMAL),
+            file: "constants.rs",
+            before: "pub const COUNT_MAXIMUM: i64 = 5;",
+            edit: ("maximum: 5", "maximum: 9"),
+            after: "pub const COUNT_MAXIMUM: i64 = 9;",
+        },
+        Case {
+            kind: "default",
+            spec: ("minimal", MINIMAL),
+            file: "constants.rs",
+            before: "pub const COUNT_DEFAULT: i64 = 1;",
+            edit: ("default: 1", "default: 3"),
+            after: "pub const COUNT_DEFAULT: i64 = 3;",
+        },
+        Case {
+            kind: "error code",
+            spec: ("minimal", MINIMAL),
+            file: "error_codes.rs",
+            before: "1001 => FailureCode::BadWidget,",
+            edit: (
+                "        - {code: 1001, name: BadWidget, status: 400, message: Bad widget}",
+                "        - {code: 1001, name: BadWidget, status: 400, message: Bad widget}\n        - {code: 1002, name: NoStock, status: 409, message: Out of stock}",
+            ),
+            after: "1002 => FailureCode::NoStock,",
+        },
+        Case {
+            kind: "rate limit",
+            spec: ("minimal", MINIMAL),
+            file: "service.rs",
+            before: "requests: 10,",
+            edit: (
+                "{requests: 10, seconds: 60, per: key}",
+                "{requests: 20, seconds: 60, per: key}",
+            ),
+            after: "requests: 20,",
+        },
+        Case {
+            kind: "price",
+            spec: ("minimal", MINIMAL),
+            file: "service.rs",
+            before: "units: 2.0,",
+            edit: ("{units: 2, per: call}", "{units: 4, per: call}"),
+            after: "units: 4.0,",
+        },
+        Case {
+            kind: "feature limits",
+            spec: ("features", FEATURES),
+            file: "limits.rs",
+            before: "max_long_side: Some(2048),",
+            edit: ("max_long_side: 2048", "max_long_side: 1024"),
+            after: "max_long_side: Some(1024),",
+        },
+        Case {
+            kind: "feature row: output formats",
+            spec: ("features", FEATURES),
+            file: "features.rs",
+            before: "outputs: &[\"jpg\", \"webp\"],",
+            edit: ("enum: [jpg, webp]", "enum: [jpg, webp, png]"),
+            after: "outputs: &[\"jpg\", \"webp\", \"png\"],",
+        },
+        Case {
+            kind: "feature row: a new feature",
+            spec: ("features", FEATURES),
+            file: "features.rs",
+            before: "Feature::Cutout => &CUTOUT,",
+            edit: (
+                "x-feature: cutout",
+                "x-feature: cutout\n  - name: Unused\n    x-feature: unused",
+            ),
+            after: "has no `run_task` operation",
+        },
+    ];
+    for case in cases {
+        let (name, base) = case.spec;
+        let before = generated_after(|s| s.to_string(), name, base, case.file);
+        assert!(
+            before.contains(case.before),
+            "{}: before:\n{before}",
+            case.kind
+        );
+        let edited = base.replacen(case.edit.0, case.edit.1, 1);
+        assert_ne!(edited, base, "{}: the edit must apply", case.kind);
+        if case.after.starts_with("has no") {
+            // A feature tag without operations is refused rather than generated half-way.
+            let root = tempfile::tempdir().unwrap();
+            let spec = named_spec_in(root.path(), name, &edited);
+            let error = generate(&spec, root.path()).unwrap_err().to_string();
+            assert!(error.contains(case.after), "{}: {error}", case.kind);
+            continue;
+        }
+        let after = generated_after(|_| edited.clone(), name, base, case.file);
+        assert!(after.contains(case.after), "{}: after:\n{after}", case.kind);
+    }
+}
+
+#[test]
+fn feature_tables_read_the_shape_of_each_run_task() {
+    let root = tempfile::tempdir().unwrap();
+    let spec = named_spec_in(root.path(), "features", FEATURES);
+    let files = generate(&spec, root.path()).unwrap().files;
+    let features = &files[Path::new("generated/features/src/features.rs")];
+    for expected in [
+        // file_sets arrays become slots with their item bounds.
+        "FileSlot {\n            name: \"src\",\n            id_field: \"src_ids\",\n            url_field: None,\n            min: 1,\n            max: Some(1),",
+        "name: \"ref\",\n            id_field: \"ref_ids\",\n            url_field: None,\n            min: 0,\n            max: Some(2),",
+        // `<slot>_file_id` fields pair with their URL alternative.
+        "id_field: \"src_file_id\",\n        url_field: Some(\"src_file_url\"),",
+        "params: &[\"hue\"],",
+        "params: &[\"strength\"],",
+        "default_output: Some(\"png\"),",
+        "slug: \"recolor\",",
+        "limits: crate::limits::RECOLOR_RUN_TASK,",
+        "units: 3.0,\n        per: CostBasis::Result,",
+        // Different status answers make an enum; the shared run answer does not.
+        "pub enum CheckStatusAnswer {",
+        "TaskState(types::TaskState),",
+        "CutoutState(types::CutoutState),",
+        "pub async fn run_task(\n        self,\n        client: &Client,\n        body: ::serde_json::Value,\n    ) -> ::std::result::Result<ResponseValue<types::TaskId>, Error<types::Failure>>",
+        "pub enum OutputFormat {\n    /// `jpg`\n    Jpg,\n    /// `webp`\n    Webp,\n    /// `png`\n    Png,\n}",
+    ] {
+        assert!(
+            features.contains(expected),
+            "missing {expected:?} in:\n{features}"
+        );
+    }
+    let enums = &files[Path::new("generated/features/src/enums.rs")];
+    assert!(enums.contains("Unknown(::std::string::String),"), "{enums}");
+    let lib = &files[Path::new("generated/features/src/lib.rs")];
+    assert!(
+        lib.contains("pub use crate::enums::State;"),
+        "the open enum replaces progenitor's"
+    );
+    assert!(
+        !lib.contains("pub enum State {"),
+        "progenitor's closed enum is gone"
+    );
 }
 
 #[test]

@@ -324,12 +324,184 @@ fn rejects_a_duplicate_error_code() {
             y,
             &["components", "schemas", "Failure"],
             "x-error-codes",
-            "[{code: 1, status: 400, message: a}, {code: 1, status: 401, message: b}]",
+            "[{code: 1, name: A, status: 400, message: a}, {code: 1, name: B, status: 401, message: b}]",
         )
     });
     assert_single(
         &findings,
         "/components/schemas/Failure/x-error-codes",
         "lists 1 twice",
+    );
+}
+
+#[test]
+fn rejects_an_inline_enum_in_an_answer() {
+    let findings = findings_after(|y| {
+        set(
+            y,
+            &["components", "schemas", "Widget", "properties"],
+            "kind",
+            "{type: string, enum: [a, b]}",
+        )
+    });
+    assert_single(
+        &findings,
+        "/components/schemas/Widget/properties/kind",
+        "an enum in an answer must be a named component schema",
+    );
+}
+
+#[test]
+fn rejects_an_integer_enum_without_variant_names() {
+    let findings =
+        findings_after(|y| remove(y, &["components", "schemas", "Tier"], "x-enum-varnames"));
+    assert_single(
+        &findings,
+        "/components/schemas/Tier",
+        "integer enum `Tier` needs `x-enum-varnames`",
+    );
+    let inline = findings_after(|y| {
+        set(
+            y,
+            &["components", "schemas", "WidgetRequest", "properties"],
+            "level",
+            "{type: integer, enum: [1, 2]}",
+        )
+    });
+    assert_single(
+        &inline,
+        "/components/schemas/WidgetRequest/properties/level",
+        "an integer enum must be a named component schema",
+    );
+}
+
+#[test]
+fn rejects_variant_names_that_do_not_match_the_values() {
+    let findings = findings_after(|y| {
+        set(
+            y,
+            &["components", "schemas", "Tier"],
+            "x-enum-varnames",
+            "[Basic]",
+        )
+    });
+    assert_single(
+        &findings,
+        "/components/schemas/Tier/x-enum-varnames",
+        "x-enum-varnames has 1 names for 2 enum values",
+    );
+}
+
+#[test]
+fn rejects_an_enum_used_in_requests_and_answers() {
+    let findings = findings_after(|y| {
+        set(
+            y,
+            &["components", "schemas", "WidgetRequest", "properties"],
+            "state",
+            "{$ref: '#/components/schemas/WidgetState'}",
+        )
+    });
+    assert_single(
+        &findings,
+        "/components/schemas/WidgetState",
+        "is used in requests and in answers",
+    );
+}
+
+#[test]
+fn rejects_a_default_the_schema_refuses() {
+    let findings = findings_after(|y| {
+        set(
+            y,
+            &[
+                "components",
+                "schemas",
+                "WidgetRequest",
+                "properties",
+                "count",
+            ],
+            "default",
+            "7",
+        )
+    });
+    assert_single(
+        &findings,
+        "/components/schemas/WidgetRequest/properties/count/default",
+        "default does not match its schema",
+    );
+}
+
+#[test]
+fn rejects_feature_operations_named_outside_their_roles() {
+    let findings = findings_after(|y| {
+        let tags = at(y, &["tags"]).as_sequence_mut().unwrap();
+        tags[0]
+            .as_mapping_mut()
+            .unwrap()
+            .insert("x-feature".into(), "widget".into());
+    });
+    let reasons: Vec<&str> = findings.iter().map(|f| f.reason.as_str()).collect();
+    assert!(
+        reasons.iter().any(|r| r
+            .contains("operation `make_widget` of feature `widget` must be named `widget_<role>`")),
+        "{findings:#?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("feature `widget` has no `run_task` operation")),
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn rejects_malformed_usage_extensions() {
+    let costs = findings_after(|y| set(y, POST, "x-cost", "[{units: 2, per: month}]"));
+    assert_single(&costs, &format!("{OP}/x-cost"), "per `month` is not one of");
+    let polling = findings_after(|y| {
+        set(
+            y,
+            POST,
+            "x-polling",
+            "[{after: nowhere, lost_after_seconds: 10}]",
+        )
+    });
+    assert_single(
+        &polling,
+        &format!("{OP}/x-polling/0/after"),
+        "`nowhere` is not an operation of this spec",
+    );
+    let rates = findings_after(|y| {
+        set(
+            y,
+            &[],
+            "x-rate-limits",
+            "[{requests: 0, seconds: 60, per: ip}]",
+        )
+    });
+    assert_single(
+        &rates,
+        "/x-rate-limits",
+        "requests and seconds must be positive",
+    );
+    let lifetime = findings_after(|y| set(y, POST, "x-token-lifetime-seconds", "-5"));
+    assert_single(
+        &lifetime,
+        &format!("{OP}/x-token-lifetime-seconds"),
+        "must be a positive whole number",
+    );
+    let codes = findings_after(|y| {
+        set(
+            y,
+            &["components", "schemas", "Failure"],
+            "x-error-codes",
+            "[{code: 1, name: bad_name, status: 400, message: m}]",
+        )
+    });
+    assert_single(
+        &codes,
+        "/components/schemas/Failure/x-error-codes",
+        "must be PascalCase",
     );
 }

@@ -14,9 +14,11 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use base64::Engine as _;
 use bytes::Bytes;
-use pixmill_perfect_api::limits;
-use pixmill_perfect_api::types::{EngineErrorCode, ImageContentType, MakeupTransferContentType};
-use pixmill_spec::InputLimits;
+use pixmill_perfect_api::constants::parameters::{
+    PAGE_SIZE_DEFAULT, PAGE_SIZE_MAXIMUM, PAGE_SIZE_MINIMUM,
+};
+use pixmill_perfect_api::features::Feature;
+use pixmill_perfect_api::types::EngineErrorCode;
 use rand::Rng as _;
 use serde_json::{Value, json};
 
@@ -29,9 +31,11 @@ use crate::ratelimit::Windows;
 use crate::server::Peer;
 use crate::shared::{Shared, lock};
 
-/// What a feature's engine does.
+/// What the sandbox's engine does for a feature. This is emulation, not a spec fact: the
+/// feature table itself (slugs, limits, inputs, outputs, catalogues) is the generated one, and
+/// a feature added to the spec later gets its source image back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+enum Effect {
     Hair,
     Aging,
     Makeup,
@@ -40,127 +44,39 @@ enum Kind {
     BackgroundRemoval,
     Enhance,
     TextToImage,
+    Echo,
 }
 
-/// One feature of the document, by its path slug.
-#[derive(Clone, Copy, Debug)]
-struct Feature {
-    slug: &'static str,
-    /// Operation name prefix, as in the spec's operation ids.
-    name: &'static str,
-    kind: Kind,
-    limits: &'static [InputLimits],
-    output_exts: &'static [&'static str],
-    /// Whether `src_ids` takes exactly one file.
-    single_source: bool,
+fn effect(feature: Feature) -> Effect {
+    match feature {
+        Feature::HairStyle
+        | Feature::Wig
+        | Feature::HairExtension
+        | Feature::HairBang
+        | Feature::HairVolume => Effect::Hair,
+        Feature::Aging => Effect::Aging,
+        Feature::MakeupTransfer => Effect::Makeup,
+        Feature::ObjectRemoval => Effect::ObjectRemoval,
+        Feature::Colorize => Effect::Colorize,
+        Feature::BackgroundRemoval => Effect::BackgroundRemoval,
+        Feature::Enhance => Effect::Enhance,
+        Feature::TextToImage => Effect::TextToImage,
+        _ => Effect::Echo,
+    }
 }
 
-const FEATURES: &[Feature] = &[
-    Feature {
-        slug: "hair-style",
-        name: "hair_style",
-        kind: Kind::Hair,
-        limits: limits::HAIR_STYLE_CREATE_FILE,
-        output_exts: &["jpg"],
-        single_source: true,
-    },
-    Feature {
-        slug: "wig",
-        name: "wig",
-        kind: Kind::Hair,
-        limits: limits::WIG_CREATE_FILE,
-        output_exts: &["jpg"],
-        single_source: true,
-    },
-    Feature {
-        slug: "hair-ext",
-        name: "hair_extension",
-        kind: Kind::Hair,
-        limits: limits::HAIR_EXTENSION_CREATE_FILE,
-        output_exts: &["jpg"],
-        single_source: false,
-    },
-    Feature {
-        slug: "hair-bang",
-        name: "hair_bang",
-        kind: Kind::Hair,
-        limits: limits::HAIR_BANG_CREATE_FILE,
-        output_exts: &["jpg"],
-        single_source: false,
-    },
-    Feature {
-        slug: "hair-vol",
-        name: "hair_volume",
-        kind: Kind::Hair,
-        limits: limits::HAIR_VOLUME_CREATE_FILE,
-        output_exts: &["jpg"],
-        single_source: false,
-    },
-    Feature {
-        slug: "aging",
-        name: "aging",
-        kind: Kind::Aging,
-        limits: limits::AGING_CREATE_FILE,
-        output_exts: &["jpg"],
-        single_source: true,
-    },
-    Feature {
-        slug: "mu-trans-rec",
-        name: "makeup_transfer",
-        kind: Kind::Makeup,
-        limits: limits::MAKEUP_TRANSFER_CREATE_FILE,
-        output_exts: &["jpg"],
-        single_source: true,
-    },
-    Feature {
-        slug: "obj-removal",
-        name: "object_removal",
-        kind: Kind::ObjectRemoval,
-        limits: limits::OBJECT_REMOVAL_CREATE_FILE,
-        output_exts: &["jpg", "webp"],
-        single_source: false,
-    },
-    Feature {
-        slug: "colorize",
-        name: "colorize",
-        kind: Kind::Colorize,
-        limits: limits::COLORIZE_CREATE_FILE,
-        output_exts: &["jpg", "webp"],
-        single_source: false,
-    },
-    Feature {
-        slug: "sod",
-        name: "background_removal",
-        kind: Kind::BackgroundRemoval,
-        limits: limits::BACKGROUND_REMOVAL_CREATE_FILE,
-        output_exts: &["png", "webp"],
-        single_source: false,
-    },
-    Feature {
-        slug: "enhance",
-        name: "enhance",
-        kind: Kind::Enhance,
-        limits: limits::ENHANCE_CREATE_FILE,
-        output_exts: &["jpg", "webp"],
-        single_source: false,
-    },
-    Feature {
-        slug: "text-to-image",
-        name: "text_to_image",
-        kind: Kind::TextToImage,
-        limits: &[],
-        output_exts: &["jpg"],
-        single_source: false,
-    },
-];
-
-fn feature(slug: &str) -> Option<&'static Feature> {
-    FEATURES.iter().find(|f| f.slug == slug)
+fn feature(slug: &str) -> Option<Feature> {
+    Feature::ALL
+        .iter()
+        .copied()
+        .find(|f| f.facts().slug == slug)
 }
 
-/// Features with style catalogues.
-fn has_styles(feature: &Feature) -> bool {
-    matches!(feature.kind, Kind::Hair | Kind::TextToImage)
+fn feature_index(feature: Feature) -> usize {
+    Feature::ALL
+        .iter()
+        .position(|f| *f == feature)
+        .unwrap_or_default()
 }
 
 /// First id of the catalogues: style ids exceed 2^53, as in the document.
@@ -196,7 +112,7 @@ struct Success {
 
 #[derive(Clone, Debug)]
 struct Task {
-    feature: &'static str,
+    feature: Feature,
     ready_at: Instant,
     last_polled: Instant,
     outcome: Result<Success, String>,
@@ -388,23 +304,20 @@ fn decrypt_id_token(key: &rsa::RsaPrivateKey, id_token: &str) -> Option<String> 
     String::from_utf8(plain).ok()
 }
 
-fn accepted_content_type(feature: &Feature, content_type: &str) -> bool {
-    let value = Value::String(content_type.to_string());
-    if feature.kind == Kind::Makeup {
-        serde_json::from_value::<MakeupTransferContentType>(value).is_ok()
-    } else {
-        serde_json::from_value::<ImageContentType>(value).is_ok()
-    }
-}
-
 async fn create_file(
     AxumState(shared): AxumState<Arc<Shared>>,
     Path(slug): Path<String>,
     bytes: Bytes,
 ) -> Response {
-    let Some(feature) = feature(&slug).filter(|f| f.kind != Kind::TextToImage) else {
+    let Some(feature) = feature(&slug).filter(|f| f.facts().operation("create_file").is_some())
+    else {
         return error(404, "NotFound", "no such feature");
     };
+    if let Err(message) =
+        body::object(&bytes).and_then(|o| feature.check_create_file_body(&Value::Object(o)))
+    {
+        return invalid(message);
+    }
     let files = match body::object(&bytes).and_then(|o| {
         body::array(&o, "files")?
             .cloned()
@@ -428,10 +341,10 @@ async fn create_file(
                 return invalid(format!("files[{index}]: {message}"));
             }
         };
-        if !accepted_content_type(feature, &content_type) {
+        if !feature.facts().accepts_upload(&content_type) {
             return invalid(format!(
                 "files[{index}]: content_type {content_type} is not accepted by {}",
-                feature.slug
+                feature.facts().slug
             ));
         }
         let file_id = shared.new_id("pf");
@@ -480,8 +393,11 @@ fn id_list(object: Option<&Object>, name: &str) -> Result<Vec<String>, String> {
     }
 }
 
-fn parse_run_task(feature: &Feature, bytes: &[u8]) -> Result<RunTask, String> {
+/// Reads a run-task request after checking it against the feature's generated body type.
+fn parse_run_task(feature: Feature, bytes: &[u8]) -> Result<RunTask, String> {
+    let facts = feature.facts();
     let o = body::object(bytes)?;
+    feature.check_run_task_body(&Value::Object(o.clone()))?;
     let request_id = body::required_integer(&o, "request_id")?;
     if request_id < 0 {
         return Err("`request_id` must not be negative".into());
@@ -491,23 +407,24 @@ fn parse_run_task(feature: &Feature, bytes: &[u8]) -> Result<RunTask, String> {
         .and_then(Value::as_object)
         .ok_or("`payload` is required")?;
     let file_sets = payload.get("file_sets").and_then(Value::as_object);
-    let sources = id_list(file_sets, "src_ids")?;
-    let references = id_list(file_sets, "ref_ids")?;
-    let masks = id_list(file_sets, "mask_ids")?;
-    if feature.kind == Kind::TextToImage {
-        if !sources.is_empty() {
-            return Err("text to image takes no source file".into());
+    let mut slots: HashMap<&str, Vec<String>> = HashMap::new();
+    for slot in facts.inputs {
+        let ids = id_list(file_sets, slot.id_field)?;
+        if ids.len() < slot.min || slot.max.is_some_and(|max| ids.len() > max) {
+            return Err(format!(
+                "`{}` takes {} to {} files, not {}",
+                slot.id_field,
+                slot.min,
+                slot.max.map_or("any number of".into(), |m| m.to_string()),
+                ids.len()
+            ));
         }
-    } else if sources.is_empty() {
-        return Err("`payload.file_sets.src_ids` is required".into());
-    } else if feature.single_source && sources.len() != 1 {
-        return Err(format!("{} takes exactly one source file", feature.slug));
+        slots.insert(slot.name, ids);
     }
-    if feature.kind == Kind::Makeup && references.len() != 1 {
-        return Err("makeup transfer takes exactly one reference file in `ref_ids`".into());
-    }
-    if feature.kind == Kind::ObjectRemoval && masks.len() != sources.len() {
-        return Err("object removal takes one mask in `mask_ids` per source file".into());
+    let mut take = |name: &str| slots.remove(name).unwrap_or_default();
+    let (sources, references, masks) = (take("src"), take("ref"), take("mask"));
+    if !masks.is_empty() && masks.len() != sources.len() {
+        return Err("one mask in `mask_ids` per source file".into());
     }
     let actions = body::array(payload, "actions")?.ok_or("`payload.actions` is required")?;
     let [action] = actions.as_slice() else {
@@ -520,43 +437,35 @@ fn parse_run_task(feature: &Feature, bytes: &[u8]) -> Result<RunTask, String> {
     if !(0..=i64::from(i32::MAX)).contains(&action_id) {
         return Err("the action `id` must be between 0 and 2147483647".into());
     }
-    let params = action.get("params").and_then(Value::as_object);
-    let mut style = None;
-    let mut prompt = None;
-    let mut scale = 1;
-    match feature.kind {
-        Kind::Hair | Kind::TextToImage => {
-            let params = params.ok_or("the action needs `params`")?;
-            let group = body::required_integer(params, "style_group_id")?;
-            let ids = body::array(params, "style_ids")?.ok_or("`style_ids` is required")?;
-            let [id] = ids.as_slice() else {
-                return Err("`style_ids` takes exactly one style".into());
-            };
-            let id = id.as_i64().ok_or("`style_ids` must hold integers")?;
-            style = Some((group, id));
-            if feature.kind == Kind::TextToImage {
-                prompt = Some(body::required_string(params, "prompt")?);
-            }
-        }
-        Kind::Enhance => {
-            let params = params.ok_or("the action needs `params`")?;
-            scale = match body::required_integer(params, "scale")? {
-                1 => 1,
-                2 => 2,
-                4 => 4,
-                _ => return Err("`scale` must be 1, 2 or 4".into()),
-            };
-        }
-        _ => {}
-    }
+    let params = action
+        .get("params")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let style = match (
+        body::integer(&params, "style_group_id")?,
+        params
+            .get("style_ids")
+            .and_then(Value::as_array)
+            .and_then(|ids| ids.first())
+            .and_then(Value::as_i64),
+    ) {
+        (Some(group), Some(id)) => Some((group, id)),
+        _ => None,
+    };
+    let prompt = body::string(&params, "prompt")?;
+    let scale = body::integer(&params, "scale")?
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(1);
+    let default_output = facts.default_output.or(facts.outputs.first().copied());
     let output_ext = match body::string(payload, "output_ext")? {
-        None => feature.output_exts[0],
-        Some(ext) => feature
-            .output_exts
+        None => default_output.unwrap_or("jpg"),
+        Some(ext) => facts
+            .outputs
             .iter()
             .copied()
             .find(|allowed| *allowed == ext)
-            .ok_or_else(|| format!("`output_ext` must be one of {:?}", feature.output_exts))?,
+            .ok_or_else(|| format!("`output_ext` must be one of {:?}", facts.outputs))?,
     };
     Ok(RunTask {
         request_id,
@@ -572,10 +481,8 @@ fn parse_run_task(feature: &Feature, bytes: &[u8]) -> Result<RunTask, String> {
 }
 
 /// Whether a style belongs to the feature's catalogue, and to the group named with it.
-fn style_exists(feature: &Feature, group: i64, style: i64) -> bool {
-    let Some(index) = FEATURES.iter().position(|f| f.slug == feature.slug) else {
-        return false;
-    };
+fn style_exists(feature: Feature, group: i64, style: i64) -> bool {
+    let index = feature_index(feature);
     (0..GROUP_TITLES.len()).any(|g| {
         let base = group_id(index, g);
         base == group && style > base && style <= base + STYLES_PER_GROUP
@@ -602,7 +509,7 @@ async fn run_task(
     // Text to image takes no file: its prompt is the input a repeated `request_id` must match.
     let idempotency_key = format!(
         "{}|{}|{}|{}|{}|{}",
-        feature.slug,
+        feature.facts().slug,
         request.request_id,
         request.sources.join(","),
         request.references.join(","),
@@ -660,7 +567,7 @@ async fn run_task(
     };
     let now = Instant::now();
     let task = Task {
-        feature: feature.slug,
+        feature,
         ready_at: now + shared.config.perfect_task_duration,
         last_polled: now,
         outcome,
@@ -680,12 +587,12 @@ async fn run_task(
 /// Checks the inputs the way the engine would and renders the result files.
 fn process(
     shared: &Shared,
-    feature: &Feature,
+    feature: Feature,
     request: &RunTask,
     files: &[Bytes],
     task_id: &str,
 ) -> Result<Success, String> {
-    let set = feature.limits.first();
+    let set = feature.facts().limits.first();
     let decode = |bytes: &Bytes, what: &str| -> Result<DynamicImage, String> {
         if let Some(max) = set.and_then(|s| s.max_bytes)
             && bytes.len() as u64 > max
@@ -720,18 +627,18 @@ fn process(
     };
     let mut rendered: Vec<(DynamicImage, Option<u32>)> = Vec::new();
     let mut custom_info = None;
-    match (feature.kind, source) {
-        (Kind::TextToImage, _) => {
+    match (effect(feature), source) {
+        (Effect::TextToImage, _) => {
             let (_, style) = request.style.unwrap_or_default();
             let prompt = request.prompt.clone().unwrap_or_default();
             rendered.push((imaging::text_to_image(&prompt, style, 1024, 1024), None));
         }
         (_, None) => return Err("invalid_parameter".into()),
-        (Kind::Hair, Some(image)) => {
+        (Effect::Hair, Some(image)) => {
             let (_, style) = request.style.unwrap_or_default();
             rendered.push((imaging::restyle_hair(&image, style), None));
         }
-        (Kind::Aging, Some(image)) => {
+        (Effect::Aging, Some(image)) => {
             let (estimate, series) = imaging::age_series(&image);
             let ages: Vec<u32> = series.iter().map(|(age, _)| *age).collect();
             custom_info = Some(json!({
@@ -743,27 +650,28 @@ fn process(
             }));
             rendered.extend(series.into_iter().map(|(age, image)| (image, Some(age))));
         }
-        (Kind::Makeup, Some(image)) => {
+        (Effect::Makeup, Some(image)) => {
             let reference = decode(&files[sources], "image")?;
             rendered.push((imaging::transfer_makeup(&image, &reference), None));
         }
-        (Kind::ObjectRemoval, Some(image)) => {
+        (Effect::ObjectRemoval, Some(image)) => {
             let mask = decode(&files[sources + references], "mask")?;
             if mask.width() != image.width() || mask.height() != image.height() {
                 return Err("invalid_parameter".into());
             }
             rendered.push((imaging::remove_object(&image, &mask.to_luma8()), None));
         }
-        (Kind::Colorize, Some(image)) => {
+        (Effect::Colorize, Some(image)) => {
             rendered.push((DynamicImage::ImageRgb8(imaging::colorize(&image)), None));
         }
-        (Kind::BackgroundRemoval, Some(image)) => {
+        (Effect::BackgroundRemoval, Some(image)) => {
             let (cutout, _) = imaging::remove_background(&image);
             rendered.push((DynamicImage::ImageRgba8(cutout), None));
         }
-        (Kind::Enhance, Some(image)) => {
+        (Effect::Enhance, Some(image)) => {
             rendered.push((imaging::scale(&image, request.scale), None));
         }
+        (Effect::Echo, Some(image)) => rendered.push((image, None)),
     }
     let mut results = Vec::new();
     for (index, (image, res_age)) in rendered.iter().enumerate() {
@@ -792,9 +700,9 @@ async fn check_status(
     Path(slug): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    if feature(&slug).is_none() {
+    let Some(feature) = feature(&slug) else {
         return error(404, "NotFound", "no such feature");
-    }
+    };
     let Some(task_id) = query.get("task_id") else {
         return invalid("`task_id` is required");
     };
@@ -802,7 +710,11 @@ async fn check_status(
     let loss_after = shared.config.perfect_task_loss_after;
     let price = shared.config.perfect_price;
     let mut state = lock(&shared.perfect);
-    let Some(task) = state.tasks.get_mut(task_id).filter(|t| t.feature == slug) else {
+    let Some(task) = state
+        .tasks
+        .get_mut(task_id)
+        .filter(|t| t.feature == feature)
+    else {
         return invalid("unknown task_id");
     };
     let finished_before_leaving = task.ready_at <= task.last_polled + loss_after;
@@ -836,7 +748,7 @@ async fn check_status(
                 // Credits are taken when the result exists, and only once.
                 let charged = lock(&shared.ledger).charge(
                     Provider::Perfect,
-                    &format!("{}_run_task", feature_name(&slug)),
+                    &format!("{}_run_task", feature.name()),
                     Some(task_id),
                     price,
                 );
@@ -869,27 +781,28 @@ async fn check_status(
     ok(result)
 }
 
-fn feature_name(slug: &str) -> &'static str {
-    feature(slug).map(|f| f.name).unwrap_or("unknown")
-}
-
 /// Keeps only documented engine codes on the wire; anything else is the catch-all.
 fn engine_code(code: &str) -> String {
-    match serde_json::from_value::<EngineErrorCode>(Value::String(code.to_string())) {
-        Ok(_) => code.to_string(),
-        Err(_) => "unknown_internal_error".to_string(),
+    if EngineErrorCode::from(code).is_documented() {
+        code.to_string()
+    } else {
+        EngineErrorCode::UnknownInternalError.to_string()
     }
 }
 
-/// Reads `page_size` (1..20, default 20) and `starting_token` (an offset).
+/// Reads `page_size` (the spec's range and default) and `starting_token` (an offset).
 fn page(query: &HashMap<String, String>) -> Result<(usize, usize), String> {
     let size = match query.get("page_size") {
-        None => 20,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=20).contains(&n) => n,
-            _ => return Err("`page_size` must be between 1 and 20".into()),
+        None => PAGE_SIZE_DEFAULT,
+        Some(text) => match text.parse::<i64>() {
+            Ok(n) if (PAGE_SIZE_MINIMUM..=PAGE_SIZE_MAXIMUM).contains(&n) => n,
+            _ => {
+                return Err(format!(
+                    "`page_size` must be between {PAGE_SIZE_MINIMUM} and {PAGE_SIZE_MAXIMUM}"
+                ));
+            }
         },
-    };
+    } as usize;
     let start = match query.get("starting_token").filter(|t| !t.is_empty()) {
         None => 0,
         Some(text) => text
@@ -909,11 +822,10 @@ fn paged(items: Vec<Value>, size: usize, start: usize, field: &str) -> Response 
     ok(result)
 }
 
-fn catalogue_feature(slug: &str) -> Option<(usize, &'static Feature)> {
-    FEATURES
-        .iter()
-        .enumerate()
-        .find(|(_, f)| f.slug == slug && has_styles(f))
+fn catalogue_feature(slug: &str) -> Option<(usize, Feature)> {
+    feature(slug)
+        .filter(|f| f.facts().catalogue.is_some())
+        .map(|f| (feature_index(f), f))
 }
 
 async fn list_style_groups(
@@ -999,9 +911,13 @@ mod tests {
 
     #[test]
     fn every_catalogue_id_exceeds_2_pow_53() {
-        for (index, f) in FEATURES.iter().enumerate().filter(|(_, f)| has_styles(f)) {
-            let group = group_id(index, 0);
-            assert!(group > 1 << 53, "{}", f.slug);
+        for f in Feature::ALL
+            .iter()
+            .copied()
+            .filter(|f| f.facts().catalogue.is_some())
+        {
+            let group = group_id(feature_index(f), 0);
+            assert!(group > 1 << 53, "{f}");
             assert!(style_exists(f, group, group + 1));
             assert!(!style_exists(f, group, group + STYLES_PER_GROUP + 1));
         }
@@ -1009,13 +925,14 @@ mod tests {
 
     #[test]
     fn pages_carry_a_next_token_until_the_end() {
-        let query: HashMap<String, String> = [("page_size".to_string(), "20".to_string())]
-            .into_iter()
-            .collect();
-        assert_eq!(page(&query).unwrap(), (20, 0));
-        let bad: HashMap<String, String> = [("page_size".to_string(), "21".to_string())]
-            .into_iter()
-            .collect();
+        let largest = PAGE_SIZE_MAXIMUM.to_string();
+        let query: HashMap<String, String> =
+            [("page_size".to_string(), largest)].into_iter().collect();
+        assert_eq!(page(&query).unwrap(), (PAGE_SIZE_MAXIMUM as usize, 0));
+        let bad: HashMap<String, String> =
+            [("page_size".to_string(), (PAGE_SIZE_MAXIMUM + 1).to_string())]
+                .into_iter()
+                .collect();
         assert!(page(&bad).is_err());
     }
 }

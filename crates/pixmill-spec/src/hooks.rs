@@ -1,10 +1,14 @@
-//! What a generated client does to every request before sending it.
+//! What a generated client does to every request.
 //!
-//! Generated clients carry a [`RequestHooks`] and run [`RequestHooks::apply`] on each request.
-//! It removes the `api-version` header the generator adds (no provider expects it) and adds the
-//! headers a caller supplies, such as credentials. Because the headers come from a function
-//! called per request, they work with any `reqwest::Client`, including one the caller built,
-//! and a token that changes over time is picked up on the next request.
+//! Generated clients carry a [`RequestHooks`] and run [`RequestHooks::apply`] on each request
+//! before sending it. It removes the `api-version` header the generator adds (no provider
+//! expects it) and adds the headers a caller supplies, such as credentials. Because the headers
+//! come from a function called per request, they work with any `reqwest::Client`, including one
+//! the caller built, and a token that changes over time is picked up on the next request.
+//!
+//! Sending goes through [`RequestHooks::execute`]: by default the `reqwest::Client` sends the
+//! request as it is; a [`Transport`] can take over (to bound how much of an answer is read,
+//! record what happened, or stream a large body).
 //!
 //! ```
 //! use pixmill_spec::hooks::RequestHooks;
@@ -34,10 +38,26 @@ pub type HeaderFuture = Pin<Box<dyn Future<Output = Result<HeaderMap, String>> +
 
 type HeaderSource = Arc<dyn Fn() -> HeaderFuture + Send + Sync>;
 
-/// Per-request hooks of a generated client. The default adds nothing.
+/// The future a [`Transport`] returns.
+pub type ResponseFuture<'a> =
+    Pin<Box<dyn Future<Output = reqwest::Result<reqwest::Response>> + Send + 'a>>;
+
+/// Sends the requests of a generated client in place of `reqwest::Client::execute`.
+pub trait Transport: Send + Sync {
+    /// Sends `request` for the operation `operation_id` through `http`.
+    fn execute<'a>(
+        &'a self,
+        http: &'a reqwest::Client,
+        request: reqwest::Request,
+        operation_id: &'static str,
+    ) -> ResponseFuture<'a>;
+}
+
+/// Per-request hooks of a generated client. The default adds nothing and sends as it is.
 #[derive(Clone, Default)]
 pub struct RequestHooks {
     headers: Option<HeaderSource>,
+    transport: Option<Arc<dyn Transport>>,
 }
 
 impl RequestHooks {
@@ -45,6 +65,26 @@ impl RequestHooks {
     pub fn with_headers(source: impl Fn() -> HeaderFuture + Send + Sync + 'static) -> Self {
         RequestHooks {
             headers: Some(Arc::new(source)),
+            transport: None,
+        }
+    }
+
+    /// These hooks, sending through `transport`.
+    pub fn with_transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// Sends a prepared request: through the transport when there is one.
+    pub async fn execute(
+        &self,
+        http: &reqwest::Client,
+        request: reqwest::Request,
+        operation_id: &'static str,
+    ) -> reqwest::Result<reqwest::Response> {
+        match &self.transport {
+            Some(transport) => transport.execute(http, request, operation_id).await,
+            None => http.execute(request).await,
         }
     }
 
@@ -67,6 +107,7 @@ impl fmt::Debug for RequestHooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestHooks")
             .field("adds_headers", &self.headers.is_some())
+            .field("transport", &self.transport.is_some())
             .finish()
     }
 }

@@ -1,9 +1,10 @@
 //! Plain data types for the machine-readable facts that pixmill's OpenAPI specs carry.
 //!
-//! The specs in `specs/` record each provider's documented input limits (`x-limits`) and
-//! numeric error-code tables (`x-error-codes`). `cargo xtask codegen` turns them into constants
-//! of the types below inside each generated client crate, so every number lives in one reviewed
-//! place and the facade and the sandbox read it from there.
+//! The specs in `specs/` record each provider's documented input limits (`x-limits`), numeric
+//! error-code tables (`x-error-codes`), rate limits (`x-rate-limits`), polling rules
+//! (`x-polling`), prices (`x-cost`) and feature tables (`x-feature`). `cargo xtask codegen`
+//! turns them into constants of the types below inside each generated client crate, so every
+//! number lives in one reviewed place and the facade and the sandbox read it from there.
 //!
 //! ```
 //! use pixmill_spec::InputLimits;
@@ -123,6 +124,8 @@ pub struct FacePose {
 pub struct DocumentedErrorCode {
     /// The code carried in the error body.
     pub code: i64,
+    /// The Rust variant name the spec gives the code.
+    pub name: &'static str,
     /// The HTTP status the provider documents with it.
     pub status: u16,
     /// The provider's message for it.
@@ -136,6 +139,13 @@ pub fn find_error_code(
 ) -> Option<&'static DocumentedErrorCode> {
     table.iter().find(|row| row.code == code)
 }
+
+pub mod features;
+mod operations;
+mod values;
+
+pub use operations::{AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope};
+pub use values::UndocumentedValue;
 
 #[cfg(feature = "examples")]
 pub use examples::{ExampleRoundTrip, round_trip};
@@ -228,6 +238,7 @@ mod tests {
     fn error_codes_are_found_by_code() {
         const TABLE: &[DocumentedErrorCode] = &[DocumentedErrorCode {
             code: 110402000,
+            name: "CoinsNotEnough",
             status: 402,
             message: "The coins are not enough",
         }];

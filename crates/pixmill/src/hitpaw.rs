@@ -7,53 +7,111 @@
 //! let client = Client::from_env()?; // HITPAW_API_KEY, and HITPAW_BASE_URL when set
 //! let job = client.enhance("portrait.jpg").model(Model::General2x).send().await?;
 //! let output = job.wait().await?;
-//! output.download_to("portrait-2x.jpg").await?;
+//! output.result().save("portrait-2x.jpg").await?;
 //!
 //! let cutout = client.segment("product.png").send().await?.wait().await?;
-//! cutout.download_to("cutout.png").await?;
-//! cutout.download_mask_to("mask.png").await?;
+//! cutout.result().save("cutout.png").await?;
+//! cutout.mask()?.save("mask.png").await?;
 //! # Ok(()) }
 //! ```
 //!
 //! Local files and bytes are uploaded through HitPaw's presigned upload first, so a path is
 //! all a caller needs; URLs are passed to HitPaw as they are.
+//!
+//! # Polling
+//!
+//! [`Job::wait`] keeps to the cadence HitPaw documents (the spec's `x-polling`): every 5 to
+//! 10 seconds for enhancement jobs, every 2 to 5 seconds for segmentation jobs, starting at
+//! the shorter interval and growing towards the longer one, with jitter so jobs submitted
+//! together do not poll in step. A status HitPaw does not document keeps the job polling until
+//! a known final status or the deadline (10 minutes unless the client's [`PollPolicy`] says
+//! otherwise).
 
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pixmill_hitpaw_api as api;
-use pixmill_spec::InputLimits;
-use pixmill_spec::hooks::RequestHooks;
-use secrecy::SecretString;
-use tokio::io::AsyncWrite;
-use tracing::Instrument as _;
+use pixmill_spec::{InputLimits, Polling};
+use reqwest::header::CONTENT_TYPE;
 
+use crate::client::{Core, KeyConfig, KeyedService, sealed};
 use crate::error::{Error, ErrorCode as AnyCode, Provider};
-use crate::image::{ImageFormat, ImageInput, InputError};
-use crate::poll::PollPolicy;
-use crate::retry::{Call, ErrorBody, Safety};
-use crate::settings::{CommonBuilder, Settings, api_key_client, env, secret_header};
+use crate::image::{ImageFormat, ImageInput, InputError, Loaded};
+use crate::output::Output;
+use crate::poll::{Poll, PollPolicy, Poller};
+use crate::retry::{ErrorBody, Safety};
 
+pub use api::error_codes::ErrorResponseCode as ErrorCode;
+pub use api::types::JobStatus;
 pub use api::types::PhotoEnhancerRequestModelName as Model;
-pub use api::types::TaskInfoStatus as JobStatus;
-
-/// HitPaw's production server.
-pub const DEFAULT_BASE_URL: &str = "https://api-base.hitpaw.com";
 
 const PROVIDER: Provider = Provider::Hitpaw;
 
-api_key_client! {
-    name: "HitPaw",
-    module: "hitpaw",
-    key_var: "HITPAW_API_KEY",
-    base_url_var: "HITPAW_BASE_URL",
-    header: "apikey",
-    header_doc: "Apikey",
+/// HitPaw as a [`KeyedService`]: its spec's server and auth header, its variables.
+#[derive(Debug)]
+pub struct Service;
+
+impl sealed::Sealed for Service {}
+
+impl KeyedService for Service {
+    const PROVIDER: Provider = PROVIDER;
+    const KEY_VAR: &'static str = "HITPAW_API_KEY";
+    const BASE_URL_VAR: &'static str = "HITPAW_BASE_URL";
+    const SERVER_URL: &'static str = api::service::SERVER_URL;
+    const AUTH: pixmill_spec::AuthScheme = api::service::AUTH;
+    type Client = Client;
+
+    fn client(core: Core) -> Client {
+        let api = api::Client::new_with_client(core.base_url(), core.http().clone(), core.hooks());
+        Client {
+            inner: Arc::new(Inner { core, api }),
+        }
+    }
+}
+
+/// Builds a HitPaw [`Client`] (see [`crate::ClientBuilder`]).
+pub type ClientBuilder = crate::ClientBuilder<KeyConfig<Service>>;
+
+/// A HitPaw client. Cheap to clone; clones share one connection pool.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    core: Core,
+    api: api::Client,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.core.debug(f, "hitpaw::Client")
+    }
 }
 
 impl Client {
+    /// A client for the production API with default settings.
+    pub fn new(api_key: impl Into<String>) -> Result<Client, Error> {
+        Client::builder().api_key(api_key).build()
+    }
+
+    /// A client configured from `HITPAW_API_KEY` and, when set, `HITPAW_BASE_URL`.
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::from_env()?.build()
+    }
+
+    /// A builder for every setting.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The generated client underneath, for raw access to every operation (requests carry the
+    /// key and go through the bounded transport).
+    pub fn api(&self) -> &api::Client {
+        &self.inner.api
+    }
+
     /// Starts an enhancement of `input` (a path, bytes or URL). Configure it, then `send()`.
     pub fn enhance(&self, input: impl Into<ImageInput>) -> EnhanceRequest {
         EnhanceRequest {
@@ -80,7 +138,7 @@ impl Client {
             client: self.clone(),
             id: job_id.into(),
             coins: None,
-            kind: JobKind::Unknown,
+            started_by: None,
         }
     }
 
@@ -97,80 +155,52 @@ impl Client {
         self.upload_loaded(&loaded).await
     }
 
-    async fn upload_loaded(&self, loaded: &crate::image::Loaded) -> Result<String, Error> {
-        let content_type = presign_type(loaded.info.format)?;
-        let presigned = Call {
-            provider: PROVIDER,
-            operation: "presign_put",
-            safety: Safety::Idempotent,
-        }
-        .run(&self.inner.settings.retry, || {
-            self.inner
-                .api
-                .presign_put()
-                .body(api::types::PresignPutRequest {
-                    content_type,
-                    expire_seconds: 3600,
-                    filename: loaded.file_name.clone(),
-                })
-                .send()
-        })
-        .await?
-        .into_inner();
+    async fn upload_loaded(&self, loaded: &Loaded) -> Result<String, Error> {
+        let body = api::types::PresignPutRequest::builder()
+            .content_type(presign_type(loaded.info.format)?)
+            .expire_seconds(api::constants::presign_put_request::EXPIRE_SECONDS_DEFAULT)
+            .filename(loaded.file_name.clone());
+        let body = api::types::PresignPutRequest::try_from(body)
+            .map_err(|e| InputError::Request(format!("presign_put: {e}")))?;
+        let core = &self.inner.core;
+        let presigned = core
+            .call("presign_put", Safety::Idempotent, || {
+                self.inner.api.presign_put().body(body.clone()).send()
+            })
+            .await?
+            .into_inner();
         envelope_ok(
             "presign_put",
             presigned.code,
             presigned.message.or(presigned.msg),
         )?;
         let upload = presigned.data;
-        let http = &self.inner.settings.http;
         // The upload overwrites the same object, so repeating it is safe.
-        Call {
-            provider: PROVIDER,
-            operation: "upload",
-            safety: Safety::Idempotent,
-        }
-        .run_plain(&self.inner.settings.retry, || {
-            http.put(&upload.upload_url)
-                .header(reqwest::header::CONTENT_TYPE, &upload.content_type)
+        core.send("upload", Safety::Idempotent, || {
+            core.http()
+                .put(&upload.upload_url)
+                .header(CONTENT_TYPE, &upload.content_type)
                 .body(loaded.bytes.clone())
-                .send()
         })
         .await?;
         Ok(upload.access_url)
     }
-
-    fn poll_policy(&self, kind: JobKind) -> PollPolicy {
-        self.inner
-            .settings
-            .poll
-            .clone()
-            .unwrap_or_else(|| match kind {
-                // The segmentation document advises 2–5 s, the enhancer document 5–10 s.
-                JobKind::Segment => PollPolicy::new(Duration::from_secs(2))
-                    .with_max_interval(Duration::from_secs(5)),
-                _ => PollPolicy::new(Duration::from_secs(5))
-                    .with_max_interval(Duration::from_secs(10)),
-            })
-    }
 }
 
-/// The content type HitPaw's presigned upload accepts for a format.
+/// The upload type HitPaw's presigned upload accepts for a format.
 fn presign_type(format: ImageFormat) -> Result<api::types::PresignPutRequestContentType, Error> {
-    use api::types::PresignPutRequestContentType as T;
-    Ok(match format {
-        ImageFormat::Jpeg => T::ImageJpeg,
-        ImageFormat::Png => T::ImagePng,
-        ImageFormat::Webp => T::ImageWebp,
-        ImageFormat::Gif => T::ImageGif,
-        ImageFormat::Bmp => T::ImageBmp,
-        other => {
-            return Err(InputError::Unsupported(format!(
-                "HitPaw's upload takes JPEG, PNG, WebP, GIF or BMP files; pass a URL for {other}"
+    use api::constants::presign_put_request::CONTENT_TYPE_VALUES;
+    CONTENT_TYPE_VALUES
+        .iter()
+        .find(|mime| format.matches_mime(mime))
+        .and_then(|mime| mime.parse().ok())
+        .ok_or_else(|| {
+            InputError::Unsupported(format!(
+                "HitPaw's upload takes {}; pass a URL for a {format} file",
+                CONTENT_TYPE_VALUES.join(", ")
             ))
-            .into());
-        }
-    })
+            .into()
+        })
 }
 
 /// HitPaw answers some failures with HTTP 200 and a failure code in the envelope.
@@ -183,7 +213,7 @@ fn envelope_ok(operation: &'static str, code: i64, message: Option<String>) -> R
         operation,
         status: 200,
         code: Some(AnyCode::Hitpaw(ErrorCode::from(code))),
-        message: message.unwrap_or_default(),
+        message: crate::error::clip(&message.unwrap_or_default()),
         retry_after: None,
     })
 }
@@ -309,7 +339,7 @@ impl EnhanceRequest {
             img_url,
             model_name: model,
         };
-        submit(&client, "photo_enhancer", JobKind::Enhance, || {
+        submit(&client, "photo_enhancer", || {
             client.inner.api.photo_enhancer().body(body.clone()).send()
         })
         .await
@@ -342,7 +372,7 @@ impl SegmentRequest {
             }
         };
         let body = api::types::ImageSegmentationRequest { file_url };
-        submit(&client, "image_segmentation", JobKind::Segment, || {
+        submit(&client, "image_segmentation", || {
             client
                 .inner
                 .api
@@ -356,16 +386,14 @@ impl SegmentRequest {
 
 fn url_extension(url: &str) -> Option<String> {
     let path = reqwest::Url::parse(url).ok()?.path().to_string();
-    let extension = Path::new(&path).extension()?.to_str()?.to_ascii_lowercase();
+    let extension = std::path::Path::new(&path)
+        .extension()?
+        .to_str()?
+        .to_ascii_lowercase();
     Some(format!(".{extension}"))
 }
 
-async fn submit<F, Fut>(
-    client: &Client,
-    operation: &'static str,
-    kind: JobKind,
-    send: F,
-) -> Result<Job, Error>
+async fn submit<F, Fut>(client: &Client, operation: &'static str, send: F) -> Result<Job, Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<
@@ -375,29 +403,20 @@ where
             >,
         >,
 {
-    let answer = Call {
-        provider: PROVIDER,
-        operation,
-        safety: Safety::Charged,
-    }
-    .run(&client.inner.settings.retry, send)
-    .await?
-    .into_inner();
+    let answer = client
+        .inner
+        .core
+        .call(operation, Safety::Charged, send)
+        .await?
+        .into_inner();
     envelope_ok(operation, answer.code, answer.message.or(answer.msg))?;
     tracing::info!(provider = %PROVIDER, operation, job_id = %answer.data.job_id, coins = answer.data.consume_coins, "job submitted");
     Ok(Job {
         client: client.clone(),
         id: answer.data.job_id,
         coins: Some(answer.data.consume_coins),
-        kind,
+        started_by: Some(operation),
     })
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum JobKind {
-    Enhance,
-    Segment,
-    Unknown,
 }
 
 /// A submitted job. Poll it with [`Job::status`] or wait for it with [`Job::wait`].
@@ -406,7 +425,8 @@ pub struct Job {
     client: Client,
     id: String,
     coins: Option<i64>,
-    kind: JobKind,
+    /// The operation that submitted it, when known: it selects the documented cadence.
+    started_by: Option<&'static str>,
 }
 
 impl Job {
@@ -422,95 +442,75 @@ impl Job {
 
     /// Queries the job once. Retried on 429, 5xx and connection failures (it is a read).
     pub async fn status(&self) -> Result<JobSnapshot, Error> {
-        let answer = Call {
-            provider: PROVIDER,
-            operation: "task_status",
-            safety: Safety::Idempotent,
-        }
-        .run(&self.client.inner.settings.retry, || {
-            self.client
-                .inner
-                .api
-                .task_status()
-                .body(api::types::TaskStatusRequest {
-                    job_id: self.id.clone(),
-                })
-                .send()
-        })
-        .await?
-        .into_inner();
+        let client = &self.client;
+        let answer = client
+            .inner
+            .core
+            .call("task_status", Safety::Idempotent, || {
+                client
+                    .inner
+                    .api
+                    .task_status()
+                    .body(api::types::TaskStatusRequest {
+                        job_id: self.id.clone(),
+                    })
+                    .send()
+            })
+            .await?
+            .into_inner();
         envelope_ok("task_status", answer.code, answer.message.or(answer.msg))?;
         Ok(JobSnapshot(answer.data))
+    }
+
+    /// The poll policy `wait()` uses: the client's, or the documented cadence for this kind of
+    /// job (the slowest documented one when the kind is unknown).
+    pub fn poll_policy(&self) -> PollPolicy {
+        if let Some(policy) = self.client.inner.core.poll() {
+            return policy.clone();
+        }
+        let rules = api::service::task_status::POLLING;
+        let rule = match self.started_by {
+            Some(operation) => Polling::select(rules, operation),
+            None => rules.iter().max_by_key(|rule| rule.min_interval),
+        };
+        rule.and_then(PollPolicy::documented)
+            .unwrap_or_else(|| PollPolicy::new(Duration::from_secs(5)))
     }
 
     /// Polls until the job completes, at HitPaw's documented cadence (or the client's
     /// [`PollPolicy`]), and returns its output. A job that ends in `ERROR` is
     /// [`Error::JobFailed`]; past the policy's deadline it is [`Error::Timeout`].
     pub async fn wait(&self) -> Result<JobOutput, Error> {
-        self.wait_with(&self.client.poll_policy(self.kind)).await
+        self.wait_with(self.poll_policy()).await
     }
 
     /// [`Job::wait`] with an explicit policy.
-    pub async fn wait_with(&self, policy: &PollPolicy) -> Result<JobOutput, Error> {
-        let span = tracing::info_span!("pixmill.wait", provider = %PROVIDER, job_id = %self.id);
-        async {
-            let started = Instant::now();
-            let mut interval = policy.interval();
-            let mut last_error = None;
-            loop {
-                let remaining = policy.deadline().saturating_sub(started.elapsed());
-                if remaining.is_zero() {
-                    return Err(self.timeout(started, policy, last_error));
-                }
-                tokio::time::sleep(interval.min(remaining)).await;
-                let remaining = policy.deadline().saturating_sub(started.elapsed());
-                let snapshot = match tokio::time::timeout(remaining, self.status()).await {
-                    Ok(Ok(snapshot)) => snapshot,
-                    Ok(Err(error)) if error.is_retryable() => {
-                        // The retries inside `status` ran out; keep polling until the deadline.
-                        tracing::warn!(%error, "status query failed; polling on");
-                        last_error = Some(match error {
-                            Error::Timeout {
-                                last_error: Some(inner),
-                                ..
-                            } => *inner,
-                            other => other,
-                        });
-                        interval = policy.next(interval);
-                        continue;
-                    }
-                    Ok(Err(error)) => return Err(error),
-                    Err(_) => return Err(self.timeout(started, policy, last_error)),
-                };
-                match snapshot.status() {
-                    JobStatus::Completed => {
-                        tracing::info!("job completed");
-                        return snapshot.into_output(&self.client);
-                    }
-                    JobStatus::Error => {
-                        return Err(Error::JobFailed {
-                            provider: PROVIDER,
-                            job_id: self.id.clone(),
-                            code: None,
-                            message: "HitPaw reported the job as ERROR".into(),
-                        });
-                    }
-                    JobStatus::Converting => interval = policy.next(interval),
-                }
-            }
-        }
-        .instrument(span)
-        .await
-    }
-
-    fn timeout(&self, started: Instant, policy: &PollPolicy, last: Option<Error>) -> Error {
-        Error::Timeout {
+    pub async fn wait_with(&self, policy: PollPolicy) -> Result<JobOutput, Error> {
+        let poller = Poller {
             provider: PROVIDER,
-            operation: "wait",
-            elapsed: started.elapsed(),
-            deadline: policy.deadline(),
-            last_error: last.map(Box::new),
-        }
+            job_id: &self.id,
+            policy,
+            max_gap: None,
+        };
+        poller
+            .run(|| async {
+                let snapshot = self.status().await?;
+                match snapshot.status() {
+                    JobStatus::Completed => Ok(Poll::Ready(snapshot.into_output(&self.client)?)),
+                    JobStatus::Error => Err(Error::JobFailed {
+                        provider: PROVIDER,
+                        job_id: self.id.clone(),
+                        code: None,
+                        message: "HitPaw reported the job as ERROR".into(),
+                    }),
+                    JobStatus::Converting => Ok(Poll::Pending { hint: None }),
+                    other => {
+                        tracing::warn!(status = %other, "undocumented job status; polling on");
+                        Ok(Poll::Pending { hint: None })
+                    }
+                }
+            })
+            .await
     }
 }
 
@@ -520,8 +520,8 @@ pub struct JobSnapshot(api::types::TaskInfo);
 
 impl JobSnapshot {
     /// The job's state.
-    pub fn status(&self) -> JobStatus {
-        self.0.status
+    pub fn status(&self) -> &JobStatus {
+        &self.0.status
     }
 
     /// Everything HitPaw reported.
@@ -531,18 +531,16 @@ impl JobSnapshot {
 
     fn into_output(self, client: &Client) -> Result<JobOutput, Error> {
         let info = self.0;
-        let result_url = info.res_url.ok_or_else(|| Error::InvalidResponse {
+        let result_url = info.res_url.ok_or_else(|| Error::MissingResult {
             provider: PROVIDER,
-            operation: "task_status",
-            status: Some(200),
-            reason: "a COMPLETED job without res_url".into(),
-            excerpt: String::new(),
+            job_id: info.job_id.clone(),
+            what: "the job COMPLETED without `res_url`".into(),
         })?;
+        let core = &client.inner.core;
         Ok(JobOutput {
-            http: client.inner.settings.http.clone(),
             job_id: info.job_id,
-            result_url,
-            mask_url: info.mask_url,
+            result: Output::url(core, result_url),
+            mask: info.mask_url.map(|url| Output::url(core, url)),
             original_url: info.original_url,
         })
     }
@@ -551,10 +549,9 @@ impl JobSnapshot {
 /// The files of a completed job. Results stay available for 8 days.
 #[derive(Clone, Debug)]
 pub struct JobOutput {
-    http: reqwest::Client,
     job_id: String,
-    result_url: String,
-    mask_url: Option<String>,
+    result: Output,
+    mask: Option<Output>,
     original_url: Option<String>,
 }
 
@@ -564,123 +561,24 @@ impl JobOutput {
         &self.job_id
     }
 
-    /// URL of the enhanced image or the transparent cut-out.
-    pub fn result_url(&self) -> &str {
-        &self.result_url
+    /// The enhanced image or the transparent cut-out.
+    pub fn result(&self) -> &Output {
+        &self.result
     }
 
-    /// URL of the segmentation mask (segmentation jobs only).
-    pub fn mask_url(&self) -> Option<&str> {
-        self.mask_url.as_deref()
+    /// The segmentation mask; [`Error::MissingResult`] for jobs without one (only
+    /// segmentation jobs have a mask).
+    pub fn mask(&self) -> Result<&Output, Error> {
+        self.mask.as_ref().ok_or_else(|| Error::MissingResult {
+            provider: PROVIDER,
+            job_id: self.job_id.clone(),
+            what: "this job has no mask (only segmentation jobs do)".into(),
+        })
     }
 
     /// URL of the input as HitPaw stored it.
     pub fn original_url(&self) -> Option<&str> {
         self.original_url.as_deref()
-    }
-
-    /// Streams the result to `path` (written in full or not at all); returns its size.
-    pub async fn download_to(&self, path: impl AsRef<Path>) -> Result<u64, Error> {
-        crate::download::to_path(&self.http, PROVIDER, &self.result_url, path.as_ref()).await
-    }
-
-    /// Streams the result into `writer`; returns its size.
-    pub async fn download<W: AsyncWrite + Unpin + ?Sized>(
-        &self,
-        writer: &mut W,
-    ) -> Result<u64, Error> {
-        crate::download::to_writer(&self.http, PROVIDER, &self.result_url, writer).await
-    }
-
-    /// Streams the mask to `path`. Fails with [`Error::Config`] for jobs without a mask.
-    pub async fn download_mask_to(&self, path: impl AsRef<Path>) -> Result<u64, Error> {
-        let url = self.mask_url.as_deref().ok_or_else(|| {
-            Error::Config("this job has no mask (only segmentation jobs do)".into())
-        })?;
-        crate::download::to_path(&self.http, PROVIDER, url, path.as_ref()).await
-    }
-}
-
-macro_rules! error_codes {
-    ($($variant:ident = $code:literal),* $(,)?) => {
-        /// Every error code HitPaw documents, with [`ErrorCode::Other`] for any other.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum ErrorCode {
-            $(
-                #[doc = concat!("`", stringify!($code), "`")]
-                $variant,
-            )*
-            /// A code HitPaw does not document.
-            Other(i64),
-        }
-
-        impl ErrorCode {
-            /// The numeric code.
-            pub fn code(self) -> i64 {
-                match self {
-                    $(ErrorCode::$variant => $code,)*
-                    ErrorCode::Other(code) => code,
-                }
-            }
-        }
-
-        impl From<i64> for ErrorCode {
-            fn from(code: i64) -> Self {
-                match code {
-                    $($code => ErrorCode::$variant,)*
-                    other => ErrorCode::Other(other),
-                }
-            }
-        }
-    };
-}
-
-error_codes! {
-    NoAccess = 100400000,
-    InvalidUrl = 100400001,
-    BadRequest = 100400002,
-    TokenExpired = 100401000,
-    InvalidRequestParameters = 100403000,
-    AccessDenied = 100403001,
-    NoPermission = 100403002,
-    TooManyRequests = 100429000,
-    InternalError = 100500000,
-    DatabaseError = 100500001,
-    CacheError = 100500002,
-    FailedToCreateFile = 100500003,
-    SignatureVerificationFailed = 100500004,
-    ConfigurationError = 100500005,
-    UnknownError = 100500006,
-    OperationTimeout = 100500007,
-    ApiKeyNotValid = 110400000,
-    TaskDoesNotExist = 110400002,
-    TaskFailed = 110400003,
-    ModelNotSupported = 110400005,
-    ExtensionNotValid = 110400007,
-    VideoUrlNotValid = 110400008,
-    InputResolutionOverLimit = 110400009,
-    TargetResolutionOverLimit = 110400010,
-    VideoDurationOverLimit = 110400011,
-    CoinsNotEnough = 110402000,
-    CoinsNotEnoughAlt = 110402001,
-    DemoTriesExceeded = 110402004,
-}
-
-impl ErrorCode {
-    /// HitPaw's message for this code, when it documents one.
-    pub fn documented_message(self) -> Option<&'static str> {
-        pixmill_spec::find_error_code(api::error_codes::ERROR_RESPONSE, self.code())
-            .map(|row| row.message)
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.documented_message() {
-            Some(message) => write!(f, "{}: {message}", self.code()),
-            None => write!(f, "{}", self.code()),
-        }
     }
 }
 
@@ -689,7 +587,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_documented_code_has_its_own_variant() {
+    fn the_generated_codes_carry_the_documented_table() {
         for row in api::error_codes::ERROR_RESPONSE {
             let code = ErrorCode::from(row.code);
             assert!(
@@ -718,8 +616,42 @@ mod tests {
     }
 
     #[test]
+    fn upload_types_come_from_the_spec() {
+        assert_eq!(
+            presign_type(ImageFormat::Png).unwrap().to_string(),
+            "image/png"
+        );
+        assert_eq!(
+            presign_type(ImageFormat::Jpeg).unwrap().to_string(),
+            "image/jpeg"
+        );
+        let heif = presign_type(ImageFormat::Heif).unwrap_err().to_string();
+        assert!(
+            heif.contains("image/webp") && heif.contains("pass a URL"),
+            "{heif}"
+        );
+    }
+
+    #[test]
+    fn each_kind_of_job_polls_at_its_documented_cadence() {
+        let client = Client::builder().api_key("k").build().unwrap();
+        let mut job = client.job("j");
+        job.started_by = Some("image_segmentation");
+        assert_eq!(job.poll_policy().interval(), Duration::from_secs(2));
+        assert_eq!(job.poll_policy().max_interval(), Duration::from_secs(5));
+        job.started_by = Some("photo_enhancer");
+        assert_eq!(job.poll_policy().interval(), Duration::from_secs(5));
+        assert_eq!(job.poll_policy().max_interval(), Duration::from_secs(10));
+        // Unknown kind: the slower cadence suits both.
+        assert_eq!(
+            client.job("j").poll_policy().interval(),
+            Duration::from_secs(5)
+        );
+    }
+
+    #[test]
     fn debug_never_shows_the_key() {
-        let client = Client::new("very-secret-key");
+        let client = Client::new("very-secret-key").unwrap();
         assert!(!format!("{client:?}").contains("very-secret-key"));
         let builder = Client::builder().api_key("very-secret-key");
         assert!(!format!("{builder:?}").contains("very-secret-key"));

@@ -217,6 +217,35 @@ impl ImageFormat {
         }
     }
 
+    /// The format an extension names (`jpg`, `.JPEG`, `tif`), if any.
+    pub fn from_extension(extension: &str) -> Option<ImageFormat> {
+        ImageFormat::ALL
+            .iter()
+            .copied()
+            .find(|format| format.matches(extension))
+    }
+
+    /// Every format pixmill recognises.
+    pub const ALL: &'static [ImageFormat] = &[
+        ImageFormat::Jpeg,
+        ImageFormat::Png,
+        ImageFormat::Webp,
+        ImageFormat::Gif,
+        ImageFormat::Bmp,
+        ImageFormat::Tiff,
+        ImageFormat::Heif,
+        ImageFormat::Tga,
+    ];
+
+    /// Whether a MIME type names this format (`image/jpg` and `image/jpeg` both name JPEG).
+    pub fn matches_mime(self, mime: &str) -> bool {
+        let essence = mime.split(';').next().unwrap_or_default().trim();
+        essence
+            .strip_prefix("image/")
+            .is_some_and(|subtype| self.matches(subtype))
+            || essence.eq_ignore_ascii_case(self.mime())
+    }
+
     /// The MIME type.
     pub fn mime(self) -> &'static str {
         match self {
@@ -451,6 +480,15 @@ pub enum InputError {
     /// The operation cannot take this kind of input.
     #[error("{0}")]
     Unsupported(String),
+    /// A required text or list is empty.
+    #[error("{field} must not be empty")]
+    Empty {
+        /// The parameter.
+        field: &'static str,
+    },
+    /// The generated types refused a value (a bound the spec states).
+    #[error("{0}")]
+    Request(String),
     /// A local file could not be read.
     #[error("reading {}: {source}", path.display())]
     Read {
@@ -460,6 +498,36 @@ pub enum InputError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl InputError {
+    /// "`field` must be from `min` to `max`, got `actual` (`n` above the maximum)".
+    pub(crate) fn range(field: &'static str, min: i64, max: i64, actual: i64) -> InputError {
+        let by = if actual < min {
+            format!("{} below the minimum", min.abs_diff(actual))
+        } else {
+            format!("{} above the maximum", actual.abs_diff(max))
+        };
+        InputError::OutOfRange {
+            field,
+            expected: format!("from {min} to {max}"),
+            actual: format!("{actual} ({by})"),
+        }
+    }
+}
+
+/// Checks that `actual` lies within the documented range.
+pub(crate) fn check_range(
+    field: &'static str,
+    min: i64,
+    max: i64,
+    actual: i64,
+) -> Result<(), InputError> {
+    if (min..=max).contains(&actual) {
+        Ok(())
+    } else {
+        Err(InputError::range(field, min, max, actual))
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@
 //!
 //! Each generation spends credits, so it is retried only when Segmind certainly did not
 //! process it (HTTP 429 or 503, or no connection). A failure after the request may have
-//! reached Segmind is [`Error::OutcomeUnknown`] and is not re-sent.
+//! reached Segmind, or a 5xx answer, is [`Error::OutcomeUnknown`] and is not re-sent.
 
 use std::fmt;
 use std::path::Path;
@@ -35,48 +35,94 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use pixmill_segmind_api as api;
-use pixmill_spec::hooks::RequestHooks;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
-use secrecy::SecretString;
 use tokio::io::AsyncWrite;
 
-use crate::download::{atomically, copy_stream};
+use crate::client::{Core, KeyConfig, KeyedService, sealed};
 use crate::error::{Error, ErrorCode, Provider};
-use crate::image::InputError;
-use crate::retry::{Call, ErrorBody, Safety};
-use crate::settings::{CommonBuilder, Settings, api_key_client, env, secret_header};
+use crate::image::{InputError, check_range};
+use crate::output::Output;
+use crate::retry::{ErrorBody, Safety};
 
-/// The diffusion sampler Hotshot-XL denoises with (default
-/// `EulerAncestralDiscreteScheduler`).
+/// A width or height Hotshot-XL renders.
+pub use api::types::Dimension;
+/// The diffusion sampler Hotshot-XL denoises with.
 pub use api::types::HotshotXlRequestScheduler as Scheduler;
 
-/// Segmind's production server.
-pub const DEFAULT_BASE_URL: &str = "https://api.segmind.com/v1";
-
-/// Fewest denoising steps Hotshot-XL takes.
-pub const MIN_STEPS: u32 = 1;
-
-/// Most denoising steps Hotshot-XL takes.
-pub const MAX_STEPS: u32 = 500;
+/// The documented ranges and defaults of a generation (`STEPS_MINIMUM`, `WIDTH_DEFAULT`, ...).
+pub use api::constants::hotshot_xl_request as facts;
 
 const PROVIDER: Provider = Provider::Segmind;
 
 const OPERATION: &str = "hotshot_xl";
 
-api_key_client! {
-    name: "Segmind",
-    module: "segmind",
-    key_var: "SEGMIND_API_KEY",
-    base_url_var: "SEGMIND_BASE_URL",
-    header: "x-api-key",
-    header_doc: "x-api-key",
+/// Segmind as a [`KeyedService`]: its spec's server and auth header, its variables.
+#[derive(Debug)]
+pub struct Service;
+
+impl sealed::Sealed for Service {}
+
+impl KeyedService for Service {
+    const PROVIDER: Provider = PROVIDER;
+    const KEY_VAR: &'static str = "SEGMIND_API_KEY";
+    const BASE_URL_VAR: &'static str = "SEGMIND_BASE_URL";
+    const SERVER_URL: &'static str = api::service::SERVER_URL;
+    const AUTH: pixmill_spec::AuthScheme = api::service::AUTH;
+    type Client = Client;
+
+    fn client(core: Core) -> Client {
+        let api = api::Client::new_with_client(core.base_url(), core.http().clone(), core.hooks());
+        Client {
+            inner: Arc::new(Inner { core, api }),
+        }
+    }
+}
+
+/// Builds a Segmind [`Client`] (see [`crate::ClientBuilder`]).
+pub type ClientBuilder = crate::ClientBuilder<KeyConfig<Service>>;
+
+/// A Segmind client. Cheap to clone; clones share one connection pool.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    core: Core,
+    api: api::Client,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.core.debug(f, "segmind::Client")
+    }
 }
 
 impl Client {
+    /// A client for the production API with default settings.
+    pub fn new(api_key: impl Into<String>) -> Result<Client, Error> {
+        Client::builder().api_key(api_key).build()
+    }
+
+    /// A client configured from `SEGMIND_API_KEY` and, when set, `SEGMIND_BASE_URL`.
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::from_env()?.build()
+    }
+
+    /// A builder for every setting.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The generated client underneath, for raw access.
+    pub fn api(&self) -> &api::Client {
+        &self.inner.api
+    }
+
     /// Starts a Hotshot-XL generation from `prompt`. Configure it, then `send()`.
     ///
-    /// Unset options take Segmind's documented defaults: 672×384, 30 steps,
-    /// `EulerAncestralDiscreteScheduler`, negative prompt `blurry`, seed 6226, GIF.
+    /// Unset options are left out of the request, so Segmind applies its documented defaults
+    /// ([`facts`]); without [`HotshotXlRequest::seed`] the seed is random.
     ///
     /// ```no_run
     /// # async fn demo(segmind: pixmill::segmind::Client) -> pixmill::Result<()> {
@@ -105,133 +151,25 @@ impl ErrorBody for api::types::ErrorResponse {
     }
 }
 
-macro_rules! dimensions {
-    ($($variant:ident = $px:literal),* $(,)?) => {
-        /// A width or height Hotshot-XL accepts, in pixels.
-        ///
-        /// ```
-        /// use pixmill::segmind::Dimension;
-        ///
-        /// assert_eq!(Dimension::Px672.pixels(), 672);
-        /// assert_eq!(Dimension::try_from(704).unwrap(), Dimension::Px704);
-        /// assert!(Dimension::try_from(700).is_err());
-        /// ```
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Dimension {
-            $(
-                #[doc = concat!(stringify!($px), " pixels.")]
-                $variant,
-            )*
-        }
-
-        impl Dimension {
-            /// Every accepted size, smallest first.
-            pub const ALL: &'static [Dimension] = &[$(Dimension::$variant),*];
-
-            /// The size in pixels.
-            pub const fn pixels(self) -> u32 {
-                match self {
-                    $(Dimension::$variant => $px,)*
-                }
-            }
-        }
-    };
-}
-
-dimensions! {
-    Px256 = 256,
-    Px320 = 320,
-    Px384 = 384,
-    Px448 = 448,
-    Px512 = 512,
-    Px576 = 576,
-    Px640 = 640,
-    Px672 = 672,
-    Px704 = 704,
-    Px768 = 768,
-    Px832 = 832,
-    Px896 = 896,
-    Px960 = 960,
-    Px1024 = 1024,
-}
-
-impl Dimension {
-    /// The documented default width.
-    pub const DEFAULT_WIDTH: Dimension = Dimension::Px672;
-
-    /// The documented default height.
-    pub const DEFAULT_HEIGHT: Dimension = Dimension::Px384;
-
-    fn nearest(pixels: u32) -> Dimension {
-        Dimension::ALL
-            .iter()
-            .copied()
-            .min_by_key(|d| d.pixels().abs_diff(pixels))
-            .unwrap_or(Dimension::DEFAULT_WIDTH)
-    }
-}
-
-impl TryFrom<u32> for Dimension {
-    type Error = InputError;
-
-    /// One of the accepted sizes; anything else is [`InputError::OutOfRange`], naming the
-    /// nearest accepted size.
-    fn try_from(pixels: u32) -> Result<Self, InputError> {
-        Dimension::ALL
-            .iter()
-            .copied()
-            .find(|d| d.pixels() == pixels)
-            .ok_or_else(|| {
-                let nearest = Dimension::nearest(pixels);
-                InputError::OutOfRange {
-                    field: "width/height",
-                    expected: format!(
-                        "one of {}",
-                        Dimension::ALL
-                            .iter()
-                            .map(|d| d.pixels().to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                    actual: format!(
-                        "{pixels} (off by {} from the nearest allowed size, {})",
-                        nearest.pixels().abs_diff(pixels),
-                        nearest.pixels()
-                    ),
-                }
-            })
-    }
-}
-
-impl From<Dimension> for u32 {
-    fn from(dimension: Dimension) -> u32 {
-        dimension.pixels()
-    }
-}
-
-impl fmt::Display for Dimension {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.pixels())
-    }
-}
-
-/// The kind of file Hotshot-XL returns.
+/// The kind of file Hotshot-XL returns: the spec's `mp4` flag, named.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum AnimationFormat {
-    /// An animated GIF (`image/gif`, the default).
+    /// An animated GIF (the default).
     #[default]
     Gif,
-    /// An MP4 video (`video/mp4`).
+    /// An MP4 video.
     Mp4,
 }
 
 impl AnimationFormat {
-    /// The MIME type.
-    pub const fn mime(self) -> &'static str {
-        match self {
-            AnimationFormat::Gif => "image/gif",
-            AnimationFormat::Mp4 => "video/mp4",
-        }
+    /// The MIME type, one of the operation's documented answer types.
+    pub fn mime(self) -> &'static str {
+        let subtype = self.extension();
+        api::service::hotshot_xl::RESPONSE_MEDIA_TYPES
+            .iter()
+            .copied()
+            .find(|media| media.ends_with(subtype))
+            .unwrap_or(subtype)
     }
 
     /// The usual file extension.
@@ -280,38 +218,41 @@ pub struct HotshotXlRequest {
 }
 
 impl HotshotXlRequest {
-    /// What the animation should avoid (default `blurry`; an empty string avoids nothing).
+    /// What the animation should avoid (default [`facts::NEGATIVE_PROMPT_DEFAULT`]; an empty
+    /// string avoids nothing).
     pub fn negative_prompt(mut self, negative_prompt: impl Into<String>) -> Self {
         self.negative_prompt = Some(negative_prompt.into());
         self
     }
 
-    /// Width in pixels (default [`Dimension::Px672`]).
+    /// Width (default [`facts::WIDTH_DEFAULT`]).
     pub fn width(mut self, width: Dimension) -> Self {
         self.width = Some(width);
         self
     }
 
-    /// Height in pixels (default [`Dimension::Px384`]).
+    /// Height (default [`facts::HEIGHT_DEFAULT`]).
     pub fn height(mut self, height: Dimension) -> Self {
         self.height = Some(height);
         self
     }
 
-    /// Denoising steps, [`MIN_STEPS`] to [`MAX_STEPS`] (default 30); checked by `send()`.
+    /// Denoising steps, [`facts::STEPS_MINIMUM`] to [`facts::STEPS_MAXIMUM`] (default
+    /// [`facts::STEPS_DEFAULT`]); checked by `send()`.
     pub fn steps(mut self, steps: u32) -> Self {
         self.steps = Some(steps);
         self
     }
 
     /// The random seed; the same seed and settings reproduce the same animation. Without
-    /// one, the documented default 6226 is sent, so repeated calls give the same result.
+    /// one, the request carries no seed and Segmind picks a random one (reported by
+    /// [`Animation::seed`]).
     pub fn seed(mut self, seed: i64) -> Self {
         self.seed = Some(seed);
         self
     }
 
-    /// The diffusion sampler (default [`Scheduler::EulerAncestralDiscreteScheduler`]).
+    /// The diffusion sampler (default [`facts::SCHEDULER_DEFAULT`]).
     pub fn scheduler(mut self, scheduler: Scheduler) -> Self {
         self.scheduler = Some(scheduler);
         self
@@ -332,40 +273,27 @@ impl HotshotXlRequest {
         self
     }
 
-    /// The JSON body, after checking every documented limit.
-    fn body(&self) -> Result<api::types::HotshotXlRequest, InputError> {
+    /// The body, after checking every documented limit. Unset options take the spec's
+    /// defaults, except the seed, which is sent only when one was set.
+    pub(crate) fn body(&self) -> Result<api::types::HotshotXlRequest, InputError> {
         if self.prompt.trim().is_empty() {
-            return Err(InputError::OutOfRange {
-                field: "prompt",
-                expected: "a non-empty text".into(),
-                actual: if self.prompt.is_empty() {
-                    "an empty string".into()
-                } else {
-                    "only whitespace".into()
-                },
-            });
+            return Err(InputError::Empty { field: "prompt" });
         }
         let mut builder = api::types::HotshotXlRequest::builder().prompt(self.prompt.clone());
         if let Some(steps) = self.steps {
-            if !(MIN_STEPS..=MAX_STEPS).contains(&steps) {
-                let by = if steps < MIN_STEPS {
-                    format!("{} below the minimum", MIN_STEPS - steps)
-                } else {
-                    format!("{} above the maximum", steps - MAX_STEPS)
-                };
-                return Err(InputError::OutOfRange {
-                    field: "steps",
-                    expected: format!("from {MIN_STEPS} to {MAX_STEPS}"),
-                    actual: format!("{steps} ({by})"),
-                });
-            }
+            check_range(
+                "steps",
+                facts::STEPS_MINIMUM,
+                facts::STEPS_MAXIMUM,
+                i64::from(steps),
+            )?;
             builder = builder.steps(u64::from(steps));
         }
         if let Some(width) = self.width {
-            builder = builder.width(i64::from(width.pixels()));
+            builder = builder.width(width);
         }
         if let Some(height) = self.height {
-            builder = builder.height(i64::from(height.pixels()));
+            builder = builder.height(height);
         }
         if let Some(seed) = self.seed {
             builder = builder.seed(seed);
@@ -379,45 +307,39 @@ impl HotshotXlRequest {
         if let Some(format) = self.format {
             builder = builder.mp4(format == AnimationFormat::Mp4);
         }
-        api::types::HotshotXlRequest::try_from(builder).map_err(|e| InputError::OutOfRange {
-            field: "request",
-            expected: "values Hotshot-XL accepts".into(),
-            actual: e.to_string(),
-        })
+        api::types::HotshotXlRequest::try_from(builder)
+            .map_err(|e| InputError::Request(format!("{OPERATION}: {e}")))
     }
 
     /// Checks the prompt and every option, then generates the animation. The call blocks
     /// until rendering is done; long renders may need a longer
-    /// [`ClientBuilder::timeout`] than the default 120 s.
+    /// [`crate::ClientBuilder::timeout`] than the default 120 s.
     ///
     /// Spends credits: retried only when Segmind certainly did not process it (429, 503, no
     /// connection). A 406 means the account is out of credits.
     pub async fn send(self) -> Result<Animation, Error> {
         let body = self.body()?;
         let client = &self.client;
-        let response = Call {
-            provider: PROVIDER,
-            operation: OPERATION,
-            safety: Safety::Charged,
-        }
-        .run(&client.inner.settings.retry, || {
-            client.inner.api.hotshot_xl().body(body.clone()).send()
-        })
-        .await?;
+        let response = client
+            .inner
+            .core
+            .call(OPERATION, Safety::Charged, || {
+                client.inner.api.hotshot_xl().body(body.clone()).send()
+            })
+            .await?;
         Ok(Animation::from_response(response))
     }
 }
 
-/// A generated animation, still streaming from Segmind.
+/// A generated animation, still streaming from Segmind, with what the answer's headers say.
 ///
-/// The body is not buffered: consume it once with [`Animation::save`],
-/// [`Animation::write_to`] or [`Animation::bytes`]. The generation was charged when the
-/// answer arrived, so a failure while reading the body is [`Error::OutcomeUnknown`] (not
-/// worth retrying blindly), never a retryable transport error.
+/// The body is not buffered: read it once with [`Animation::save`], [`Animation::write_to`] or
+/// [`Animation::bytes`] (the same verbs as every [`Output`]). The generation was charged when
+/// the answer arrived, so a failure while reading the body is [`Error::OutcomeUnknown`].
 pub struct Animation {
     headers: HeaderMap,
     format: Option<AnimationFormat>,
-    body: api::ByteStream,
+    output: Output,
 }
 
 impl fmt::Debug for Animation {
@@ -438,15 +360,20 @@ impl Animation {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(AnimationFormat::from_mime);
+        let size = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let output = Output::stream(PROVIDER, response.into_inner().into_inner(), size);
         Animation {
             headers,
             format,
-            body: response.into_inner(),
+            output,
         }
     }
 
-    /// The file's format, from the `Content-Type` of the answer (`image/gif` or
-    /// `video/mp4`); `None` when that header is missing or names neither.
+    /// The file's format, from the `Content-Type` of the answer; `None` when that header is
+    /// missing or names neither documented type.
     pub fn format(&self) -> Option<AnimationFormat> {
         self.format
     }
@@ -491,36 +418,27 @@ impl Animation {
         &self.headers
     }
 
-    /// Streams the file to `path` (through a temporary file renamed into place, so it is
-    /// written in full or not at all); returns its size.
-    pub async fn save(self, path: impl AsRef<Path>) -> Result<u64, Error> {
-        let stream = self.body.into_inner();
-        atomically(path.as_ref(), |mut file| async move {
-            copy_stream(PROVIDER, stream, &mut file).await
-        })
-        .await
-        .map_err(after_charge)
+    /// The file as an [`Output`] (readable once).
+    pub fn into_output(self) -> Output {
+        self.output
+    }
+
+    /// Streams the file to `path`, written in full or not at all; returns its size.
+    pub async fn save(&self, path: impl AsRef<Path>) -> Result<u64, Error> {
+        self.output.save(path).await
     }
 
     /// Streams the file into `writer`; returns its size.
     pub async fn write_to<W: AsyncWrite + Unpin + ?Sized>(
-        self,
+        &self,
         writer: &mut W,
     ) -> Result<u64, Error> {
-        copy_stream(PROVIDER, self.body.into_inner(), writer)
-            .await
-            .map_err(after_charge)
+        self.output.write_to(writer).await
     }
 
     /// Reads the whole file into memory.
-    pub async fn bytes(self) -> Result<Bytes, Error> {
-        // Pre-size from the announced length, within reason.
-        let capacity = self.content_length().unwrap_or(0).min(64 << 20);
-        let mut buffer = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
-        copy_stream(PROVIDER, self.body.into_inner(), &mut buffer)
-            .await
-            .map_err(after_charge)?;
-        Ok(Bytes::from(buffer))
+    pub async fn bytes(&self) -> Result<Bytes, Error> {
+        self.output.bytes().await
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -537,18 +455,6 @@ impl Animation {
             .parse::<f64>()
             .ok()
             .filter(|n| n.is_finite())
-    }
-}
-
-/// A body that fails after a successful answer: the generation was charged.
-fn after_charge(error: Error) -> Error {
-    match error {
-        Error::Transport { source, .. } => Error::OutcomeUnknown {
-            provider: PROVIDER,
-            operation: OPERATION,
-            source,
-        },
-        other => other,
     }
 }
 
@@ -578,262 +484,146 @@ mod tests {
     }
 
     #[test]
-    fn dimensions_map_to_the_generated_type() {
-        assert_eq!(Dimension::ALL.len(), 14);
-        for dimension in Dimension::ALL {
-            let px = i64::from(dimension.pixels());
-            assert_eq!(
-                *api::types::HotshotXlRequestWidth::try_from(px).unwrap(),
-                px
-            );
-            assert_eq!(
-                *api::types::HotshotXlRequestHeight::try_from(px).unwrap(),
-                px
-            );
-            assert_eq!(Dimension::try_from(dimension.pixels()).unwrap(), *dimension);
-        }
-        assert_eq!(
-            i64::from(api::types::HotshotXlRequestWidth::default()),
-            i64::from(Dimension::DEFAULT_WIDTH.pixels())
-        );
-        assert_eq!(
-            i64::from(api::types::HotshotXlRequestHeight::default()),
-            i64::from(Dimension::DEFAULT_HEIGHT.pixels())
-        );
-        let message = Dimension::try_from(700).unwrap_err().to_string();
-        assert_eq!(
-            message,
-            "width/height must be one of 256, 320, 384, 448, 512, 576, 640, 672, 704, 768, 832, \
-             896, 960, 1024, got 700 (off by 4 from the nearest allowed size, 704)"
-        );
+    fn only_chosen_options_reach_the_wire() {
+        let client = offline();
+        let bare = serde_json::to_value(client.hotshot_xl("a cat").body().unwrap()).unwrap();
         assert!(
-            Dimension::try_from(5000)
-                .unwrap_err()
-                .to_string()
-                .contains("nearest allowed size, 1024")
+            bare.get("seed").is_none(),
+            "no seed unless one is set: {bare}"
         );
-    }
-
-    #[test]
-    fn options_reach_the_wire() {
-        let request = offline()
-            .hotshot_xl("a dog")
-            .width(Dimension::Px512)
-            .height(Dimension::Px1024)
-            .steps(500)
-            .seed(-7)
+        assert_eq!(bare["width"], facts::WIDTH_DEFAULT.value());
+        let largest = *Dimension::ALL.last().unwrap();
+        let full = client
+            .hotshot_xl("a cat")
+            .width(largest)
+            .height(Dimension::ALL[0])
+            .steps(facts::STEPS_MAXIMUM as u32)
+            .seed(-3)
             .scheduler(Scheduler::KarrasDpm)
             .negative_prompt("")
-            .mp4(true);
-        let wire = serde_json::to_value(request.body().unwrap()).unwrap();
-        assert_eq!(
-            wire,
-            serde_json::json!({
-                "height": 1024, "mp4": true, "negative_prompt": "", "prompt": "a dog",
-                "scheduler": "KarrasDPM", "seed": -7, "steps": 500, "width": 512,
-            })
-        );
-        let defaults = serde_json::to_value(offline().hotshot_xl("a dog").body().unwrap()).unwrap();
-        assert_eq!(
-            defaults,
-            serde_json::json!({
-                "height": 384, "mp4": false, "negative_prompt": "blurry", "prompt": "a dog",
-                "scheduler": "EulerAncestralDiscreteScheduler", "seed": 6226, "steps": 30,
-                "width": 672,
-            })
-        );
-        let gif = offline()
-            .hotshot_xl("a")
-            .mp4(true)
-            .format(AnimationFormat::Gif);
-        assert!(!gif.body().unwrap().mp4);
+            .format(AnimationFormat::Mp4)
+            .body()
+            .map(|b| serde_json::to_value(b).unwrap())
+            .unwrap();
+        assert_eq!(full["width"], largest.value());
+        assert_eq!(full["height"], Dimension::ALL[0].value());
+        assert_eq!(full["steps"], facts::STEPS_MAXIMUM);
+        assert_eq!(full["seed"], -3);
+        assert_eq!(full["scheduler"], "KarrasDPM");
+        assert_eq!(full["negative_prompt"], "");
+        assert_eq!(full["mp4"], true);
     }
 
     #[test]
     fn steps_outside_the_range_are_refused() {
-        let client = offline();
+        let above = (facts::STEPS_MAXIMUM + 1) as u32;
+        let error = offline().hotshot_xl("x").steps(above).body().unwrap_err();
         assert_eq!(
-            client
-                .hotshot_xl("a")
-                .steps(0)
-                .body()
-                .unwrap_err()
-                .to_string(),
-            "steps must be from 1 to 500, got 0 (1 below the minimum)"
+            error.to_string(),
+            format!(
+                "steps must be from {} to {}, got {above} (1 above the maximum)",
+                facts::STEPS_MINIMUM,
+                facts::STEPS_MAXIMUM
+            )
         );
-        assert_eq!(
-            client
-                .hotshot_xl("a")
-                .steps(620)
-                .body()
-                .unwrap_err()
-                .to_string(),
-            "steps must be from 1 to 500, got 620 (120 above the maximum)"
-        );
-        assert!(client.hotshot_xl("a").steps(1).body().is_ok());
+        let below = (facts::STEPS_MINIMUM - 1) as u32;
+        assert!(offline().hotshot_xl("x").steps(below).body().is_err());
     }
 
     #[tokio::test]
     async fn empty_prompts_are_refused_before_sending() {
-        let error = offline().hotshot_xl("").send().await.unwrap_err();
-        assert!(matches!(error, Error::InvalidInput(_)), "{error:?}");
-        assert_eq!(
-            error.to_string(),
-            "prompt must be a non-empty text, got an empty string"
-        );
-        let error = offline().hotshot_xl("  \n").send().await.unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "prompt must be a non-empty text, got only whitespace"
-        );
-        let error = offline()
-            .hotshot_xl("a")
-            .steps(501)
-            .send()
-            .await
-            .unwrap_err();
-        assert!(matches!(error, Error::InvalidInput(_)), "{error:?}");
+        for prompt in ["", "   "] {
+            let error = offline().hotshot_xl(prompt).send().await.unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    Error::InvalidInput(InputError::Empty { field: "prompt" })
+                ),
+                "{error:?}"
+            );
+        }
     }
 
     #[test]
-    fn formats_come_from_the_content_type() {
-        assert_eq!(
-            AnimationFormat::from_mime("image/gif"),
-            Some(AnimationFormat::Gif)
-        );
-        assert_eq!(
-            AnimationFormat::from_mime(" Video/Mp4 ;x=y"),
-            Some(AnimationFormat::Mp4)
-        );
-        assert_eq!(AnimationFormat::from_mime("application/json"), None);
-        assert_eq!(AnimationFormat::Mp4.to_string(), "mp4");
-        assert_eq!(AnimationFormat::Gif.mime(), "image/gif");
-        assert_eq!(animation(&[], vec![]).format(), None);
-        assert_eq!(
-            animation(&[("content-type", "video/mp4")], vec![]).format(),
-            Some(AnimationFormat::Mp4)
-        );
+    fn formats_are_documented_answer_types() {
+        for format in [AnimationFormat::Gif, AnimationFormat::Mp4] {
+            assert!(api::service::hotshot_xl::RESPONSE_MEDIA_TYPES.contains(&format.mime()));
+            assert_eq!(AnimationFormat::from_mime(format.mime()), Some(format));
+        }
     }
 
     #[test]
     fn headers_are_read_without_trusting_them() {
         let good = animation(
             &[
-                ("content-type", "image/gif"),
-                ("x-remaining-credits", "97.5"),
-                ("x-cost", "0.5"),
-                ("x-generation-time", "12.250"),
-                ("x-seed-value", "6226"),
+                ("content-type", "video/mp4"),
+                ("x-remaining-credits", "12.5"),
+                ("x-cost", "0.25"),
+                ("x-generation-time", "3.5"),
+                ("x-seed-value", "42"),
                 ("x-request-id", "req-1"),
             ],
             vec![],
         );
-        assert_eq!(good.format(), Some(AnimationFormat::Gif));
-        assert_eq!(good.remaining_credits(), Some(97.5));
-        assert_eq!(good.cost(), Some(0.5));
-        assert_eq!(good.generation_time(), Some(Duration::from_millis(12_250)));
-        assert_eq!(good.seed(), Some(6226));
+        assert_eq!(good.format(), Some(AnimationFormat::Mp4));
+        assert_eq!(good.remaining_credits(), Some(12.5));
+        assert_eq!(good.cost(), Some(0.25));
+        assert_eq!(good.generation_time(), Some(Duration::from_millis(3500)));
+        assert_eq!(good.seed(), Some(42));
         assert_eq!(good.request_id(), Some("req-1"));
-        assert_eq!(good.headers().len(), 6);
-
         let bad = animation(
             &[
-                ("x-remaining-credits", "lots"),
-                ("x-cost", "NaN"),
-                ("x-generation-time", "-3"),
-                ("x-seed-value", "1.5"),
-                ("x-request-id", " "),
+                ("x-remaining-credits", "NaN"),
+                ("x-generation-time", "-1"),
+                ("x-seed-value", "x"),
             ],
             vec![],
         );
         assert_eq!(bad.remaining_credits(), None);
-        assert_eq!(bad.cost(), None);
         assert_eq!(bad.generation_time(), None);
         assert_eq!(bad.seed(), None);
-        assert_eq!(bad.request_id(), None);
     }
 
     #[tokio::test]
-    async fn bodies_stream_to_files_writers_and_bytes() {
-        let chunks: Vec<&'static [u8]> = vec![b"GIF89a", b"frames", b";"];
-        let bytes = animation(&[], chunks.clone()).bytes().await.unwrap();
-        assert_eq!(bytes.as_ref(), b"GIF89aframes;");
-
+    async fn bodies_stream_once_to_files_writers_or_bytes() {
+        let gif = animation(&[("content-type", "image/gif")], vec![b"GIF8", b"9a"]);
+        assert_eq!(gif.bytes().await.unwrap().as_ref(), b"GIF89a");
+        let again = gif.bytes().await.unwrap_err();
+        assert!(matches!(again, Error::MissingResult { .. }), "{again:?}");
         let mut buffer = Vec::new();
-        assert_eq!(
-            animation(&[], chunks.clone())
-                .write_to(&mut buffer)
-                .await
-                .unwrap(),
-            13
-        );
-        assert_eq!(buffer, b"GIF89aframes;");
-
-        let dir = std::env::temp_dir().join(format!("pixmill-segmind-{}", std::process::id()));
-        tokio::fs::create_dir_all(&dir).await.unwrap();
-        let path = dir.join("out.gif");
-        assert_eq!(animation(&[], chunks).save(&path).await.unwrap(), 13);
-        assert_eq!(tokio::fs::read(&path).await.unwrap(), b"GIF89aframes;");
-        assert!(!dir.join(".out.gif.part").exists());
-        tokio::fs::remove_dir_all(&dir).await.unwrap();
+        let written = animation(&[], vec![b"abc"])
+            .write_to(&mut buffer)
+            .await
+            .unwrap();
+        assert_eq!((written, buffer.as_slice()), (3, b"abc".as_slice()));
     }
 
     #[tokio::test]
     async fn a_body_failing_after_the_charge_is_outcome_unknown() {
-        // A real `reqwest::Error`, from a port nothing listens on.
-        let failure = reqwest::Client::new()
-            .get("http://127.0.0.1:9/")
-            .send()
-            .await
-            .unwrap_err();
-        let stream = futures_util::stream::iter([Ok(Bytes::from_static(b"GIF89a")), Err(failure)]);
-        let broken = Animation::from_response(api::ResponseValue::new(
-            api::ByteStream::new(Box::pin(stream)),
+        let failing = futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"GIF8")),
+            Err(offline_error().await),
+        ]);
+        let body = api::ByteStream::new(Box::pin(failing));
+        let animation = Animation::from_response(api::ResponseValue::new(
+            body,
             reqwest::StatusCode::OK,
             HeaderMap::new(),
         ));
-        let dir =
-            std::env::temp_dir().join(format!("pixmill-segmind-broken-{}", std::process::id()));
-        tokio::fs::create_dir_all(&dir).await.unwrap();
-        let path = dir.join("out.gif");
-        let error = broken.save(&path).await.unwrap_err();
-        assert!(
-            matches!(
-                &error,
-                Error::OutcomeUnknown {
-                    provider: Provider::Segmind,
-                    operation: "hotshot_xl",
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        let error = animation.bytes().await.unwrap_err();
+        assert!(matches!(error, Error::OutcomeUnknown { .. }), "{error:?}");
         assert!(!error.is_retryable());
-        assert!(!path.exists());
-        assert!(!dir.join(".out.gif.part").exists());
-        tokio::fs::remove_dir_all(&dir).await.unwrap();
     }
 
-    #[test]
-    fn error_bodies_give_the_message() {
-        let body = api::types::ErrorResponse {
-            error: "Not enough credits".into(),
-        };
-        assert_eq!(
-            body.code_and_message(),
-            (None, "Not enough credits".to_string())
-        );
+    async fn offline_error() -> reqwest::Error {
+        reqwest::get("http://127.0.0.1:9/").await.unwrap_err()
     }
 
     #[test]
     fn debug_never_shows_the_key() {
-        let client = Client::new("very-secret-key");
+        let client = Client::new("very-secret-key").unwrap();
         assert!(!format!("{client:?}").contains("very-secret-key"));
-        let builder = Client::builder().api_key("very-secret-key");
-        assert!(!format!("{builder:?}").contains("very-secret-key"));
-        let request = client.hotshot_xl("a dog");
+        let request = client.hotshot_xl("x");
         assert!(!format!("{request:?}").contains("very-secret-key"));
-        let animation = animation(&[("x-request-id", "r")], vec![]);
-        assert!(format!("{animation:?}").contains("request_id"));
     }
 }

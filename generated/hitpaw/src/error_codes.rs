@@ -8,142 +8,327 @@ use pixmill_spec::DocumentedErrorCode;
 pub const ERROR_RESPONSE: &[DocumentedErrorCode] = &[
     DocumentedErrorCode {
         code: 100400000,
+        name: "NoAccess",
         status: 400,
         message: "No access",
     },
     DocumentedErrorCode {
         code: 100400001,
+        name: "InvalidUrl",
         status: 400,
         message: "Invalid URL",
     },
     DocumentedErrorCode {
         code: 100400002,
+        name: "BadRequest",
         status: 400,
         message: "Bad Request",
     },
     DocumentedErrorCode {
         code: 100401000,
+        name: "TokenExpired",
         status: 401,
         message: "Token is expired",
     },
     DocumentedErrorCode {
         code: 100403000,
+        name: "InvalidRequestParameters",
         status: 403,
         message: "Invalid request parameters",
     },
     DocumentedErrorCode {
         code: 100403001,
+        name: "AccessDenied",
         status: 403,
         message: "Access denied",
     },
     DocumentedErrorCode {
         code: 100403002,
+        name: "NoPermission",
         status: 403,
         message: "You don't have permission to access this resource",
     },
     DocumentedErrorCode {
         code: 100429000,
+        name: "TooManyRequests",
         status: 429,
         message: "Too many requests, please try again later",
     },
     DocumentedErrorCode {
         code: 100500000,
+        name: "InternalError",
         status: 500,
         message: "Internal error",
     },
     DocumentedErrorCode {
         code: 100500001,
+        name: "DatabaseError",
         status: 500,
         message: "Database error",
     },
     DocumentedErrorCode {
         code: 100500002,
+        name: "CacheError",
         status: 500,
         message: "Cache error",
     },
     DocumentedErrorCode {
         code: 100500003,
+        name: "FailedToCreateFile",
         status: 500,
         message: "Failed to create file",
     },
     DocumentedErrorCode {
         code: 100500004,
+        name: "SignatureVerificationFailed",
         status: 500,
         message: "Signature verification failed",
     },
     DocumentedErrorCode {
         code: 100500005,
+        name: "ConfigurationError",
         status: 500,
         message: "Configuration error",
     },
     DocumentedErrorCode {
         code: 100500006,
+        name: "UnknownError",
         status: 500,
         message: "Unknown error",
     },
     DocumentedErrorCode {
         code: 100500007,
+        name: "OperationTimeout",
         status: 500,
         message: "Operation timeout",
     },
     DocumentedErrorCode {
         code: 110400000,
+        name: "ApiKeyNotValid",
         status: 400,
         message: "api_key is not valid",
     },
     DocumentedErrorCode {
         code: 110400002,
+        name: "TaskDoesNotExist",
         status: 400,
         message: "The task does not exist",
     },
     DocumentedErrorCode {
         code: 110400003,
+        name: "TaskFailed",
         status: 400,
         message: "The task failed, please try again",
     },
     DocumentedErrorCode {
         code: 110400005,
+        name: "ModelNotSupported",
         status: 400,
         message: "The model is not supported, please try again",
     },
     DocumentedErrorCode {
         code: 110400007,
+        name: "ExtensionNotValid",
         status: 400,
         message: "The extension is not valid",
     },
     DocumentedErrorCode {
         code: 110400008,
+        name: "VideoUrlNotValid",
         status: 400,
         message: "The video URL is not valid",
     },
     DocumentedErrorCode {
         code: 110400009,
+        name: "InputResolutionOverLimit",
         status: 400,
         message: "The input resolution is over limit",
     },
     DocumentedErrorCode {
         code: 110400010,
+        name: "TargetResolutionOverLimit",
         status: 400,
         message: "The target resolution is over limit",
     },
     DocumentedErrorCode {
         code: 110400011,
+        name: "VideoDurationOverLimit",
         status: 400,
         message: "The video duration is over limit",
     },
     DocumentedErrorCode {
         code: 110402000,
+        name: "CoinsNotEnough",
         status: 402,
         message: "The coins are not enough",
     },
     DocumentedErrorCode {
         code: 110402001,
+        name: "CoinsNotEnoughAlt",
         status: 402,
         message: "The coins are not enough",
     },
     DocumentedErrorCode {
         code: 110402004,
+        name: "DemoTriesExceeded",
         status: 402,
         message: "The Demo try times exceeded",
     },
 ];
+
+/// The codes of [`ERROR_RESPONSE`] as a type; a code the spec does not list is `Other`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ErrorResponseCode {
+    /// `100400000` (HTTP 400): No access
+    NoAccess,
+    /// `100400001` (HTTP 400): Invalid URL
+    InvalidUrl,
+    /// `100400002` (HTTP 400): Bad Request
+    BadRequest,
+    /// `100401000` (HTTP 401): Token is expired
+    TokenExpired,
+    /// `100403000` (HTTP 403): Invalid request parameters
+    InvalidRequestParameters,
+    /// `100403001` (HTTP 403): Access denied
+    AccessDenied,
+    /// `100403002` (HTTP 403): You don't have permission to access this resource
+    NoPermission,
+    /// `100429000` (HTTP 429): Too many requests, please try again later
+    TooManyRequests,
+    /// `100500000` (HTTP 500): Internal error
+    InternalError,
+    /// `100500001` (HTTP 500): Database error
+    DatabaseError,
+    /// `100500002` (HTTP 500): Cache error
+    CacheError,
+    /// `100500003` (HTTP 500): Failed to create file
+    FailedToCreateFile,
+    /// `100500004` (HTTP 500): Signature verification failed
+    SignatureVerificationFailed,
+    /// `100500005` (HTTP 500): Configuration error
+    ConfigurationError,
+    /// `100500006` (HTTP 500): Unknown error
+    UnknownError,
+    /// `100500007` (HTTP 500): Operation timeout
+    OperationTimeout,
+    /// `110400000` (HTTP 400): api_key is not valid
+    ApiKeyNotValid,
+    /// `110400002` (HTTP 400): The task does not exist
+    TaskDoesNotExist,
+    /// `110400003` (HTTP 400): The task failed, please try again
+    TaskFailed,
+    /// `110400005` (HTTP 400): The model is not supported, please try again
+    ModelNotSupported,
+    /// `110400007` (HTTP 400): The extension is not valid
+    ExtensionNotValid,
+    /// `110400008` (HTTP 400): The video URL is not valid
+    VideoUrlNotValid,
+    /// `110400009` (HTTP 400): The input resolution is over limit
+    InputResolutionOverLimit,
+    /// `110400010` (HTTP 400): The target resolution is over limit
+    TargetResolutionOverLimit,
+    /// `110400011` (HTTP 400): The video duration is over limit
+    VideoDurationOverLimit,
+    /// `110402000` (HTTP 402): The coins are not enough
+    CoinsNotEnough,
+    /// `110402001` (HTTP 402): The coins are not enough
+    CoinsNotEnoughAlt,
+    /// `110402004` (HTTP 402): The Demo try times exceeded
+    DemoTriesExceeded,
+    /// A code the spec does not list, kept as received.
+    Other(i64),
+}
+
+impl ErrorResponseCode {
+    /// The numeric code.
+    pub const fn code(self) -> i64 {
+        match self {
+            ErrorResponseCode::NoAccess => 100400000,
+            ErrorResponseCode::InvalidUrl => 100400001,
+            ErrorResponseCode::BadRequest => 100400002,
+            ErrorResponseCode::TokenExpired => 100401000,
+            ErrorResponseCode::InvalidRequestParameters => 100403000,
+            ErrorResponseCode::AccessDenied => 100403001,
+            ErrorResponseCode::NoPermission => 100403002,
+            ErrorResponseCode::TooManyRequests => 100429000,
+            ErrorResponseCode::InternalError => 100500000,
+            ErrorResponseCode::DatabaseError => 100500001,
+            ErrorResponseCode::CacheError => 100500002,
+            ErrorResponseCode::FailedToCreateFile => 100500003,
+            ErrorResponseCode::SignatureVerificationFailed => 100500004,
+            ErrorResponseCode::ConfigurationError => 100500005,
+            ErrorResponseCode::UnknownError => 100500006,
+            ErrorResponseCode::OperationTimeout => 100500007,
+            ErrorResponseCode::ApiKeyNotValid => 110400000,
+            ErrorResponseCode::TaskDoesNotExist => 110400002,
+            ErrorResponseCode::TaskFailed => 110400003,
+            ErrorResponseCode::ModelNotSupported => 110400005,
+            ErrorResponseCode::ExtensionNotValid => 110400007,
+            ErrorResponseCode::VideoUrlNotValid => 110400008,
+            ErrorResponseCode::InputResolutionOverLimit => 110400009,
+            ErrorResponseCode::TargetResolutionOverLimit => 110400010,
+            ErrorResponseCode::VideoDurationOverLimit => 110400011,
+            ErrorResponseCode::CoinsNotEnough => 110402000,
+            ErrorResponseCode::CoinsNotEnoughAlt => 110402001,
+            ErrorResponseCode::DemoTriesExceeded => 110402004,
+            ErrorResponseCode::Other(code) => code,
+        }
+    }
+
+    /// The documented row of this code, if the spec lists it.
+    pub fn documented(self) -> Option<&'static DocumentedErrorCode> {
+        pixmill_spec::find_error_code(ERROR_RESPONSE, self.code())
+    }
+}
+
+impl From<i64> for ErrorResponseCode {
+    fn from(code: i64) -> Self {
+        match code {
+            100400000 => ErrorResponseCode::NoAccess,
+            100400001 => ErrorResponseCode::InvalidUrl,
+            100400002 => ErrorResponseCode::BadRequest,
+            100401000 => ErrorResponseCode::TokenExpired,
+            100403000 => ErrorResponseCode::InvalidRequestParameters,
+            100403001 => ErrorResponseCode::AccessDenied,
+            100403002 => ErrorResponseCode::NoPermission,
+            100429000 => ErrorResponseCode::TooManyRequests,
+            100500000 => ErrorResponseCode::InternalError,
+            100500001 => ErrorResponseCode::DatabaseError,
+            100500002 => ErrorResponseCode::CacheError,
+            100500003 => ErrorResponseCode::FailedToCreateFile,
+            100500004 => ErrorResponseCode::SignatureVerificationFailed,
+            100500005 => ErrorResponseCode::ConfigurationError,
+            100500006 => ErrorResponseCode::UnknownError,
+            100500007 => ErrorResponseCode::OperationTimeout,
+            110400000 => ErrorResponseCode::ApiKeyNotValid,
+            110400002 => ErrorResponseCode::TaskDoesNotExist,
+            110400003 => ErrorResponseCode::TaskFailed,
+            110400005 => ErrorResponseCode::ModelNotSupported,
+            110400007 => ErrorResponseCode::ExtensionNotValid,
+            110400008 => ErrorResponseCode::VideoUrlNotValid,
+            110400009 => ErrorResponseCode::InputResolutionOverLimit,
+            110400010 => ErrorResponseCode::TargetResolutionOverLimit,
+            110400011 => ErrorResponseCode::VideoDurationOverLimit,
+            110402000 => ErrorResponseCode::CoinsNotEnough,
+            110402001 => ErrorResponseCode::CoinsNotEnoughAlt,
+            110402004 => ErrorResponseCode::DemoTriesExceeded,
+            other => ErrorResponseCode::Other(other),
+        }
+    }
+}
+
+impl From<ErrorResponseCode> for i64 {
+    fn from(code: ErrorResponseCode) -> i64 {
+        code.code()
+    }
+}
+
+impl std::fmt::Display for ErrorResponseCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.documented() {
+            Some(row) => write!(f, "{}: {}", row.code, row.message),
+            None => write!(f, "{}", self.code()),
+        }
+    }
+}

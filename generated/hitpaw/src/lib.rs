@@ -17,8 +17,11 @@
 
 #![allow(clippy::all, unreachable_patterns)]
 
+pub mod constants;
+pub mod enums;
 pub mod error_codes;
 pub mod limits;
+pub mod service;
 #[cfg(feature = "spec-examples")]
 pub mod spec_examples;
 
@@ -29,6 +32,7 @@ use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_pa
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    pub use crate::enums::JobStatus;
     ///Body of a failed call. `error_code` is one of HitPaw's numeric codes (listed in `x-error-codes`); its middle digits repeat the HTTP status.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ErrorResponse {
@@ -189,8 +193,8 @@ pub mod types {
         ///How long the upload URL stays valid, in seconds.
         #[serde(default = "defaults::default_u64::<i64, 3600>")]
         pub expire_seconds: i64,
-        ///Name of the file including its extension, such as `photo.jpg`; it determines the stored object's name and type.
-        pub filename: ::std::string::String,
+        ///Name of the file including its extension, such as `photo.jpg`; it determines the stored object's name and type. Never empty (our reading).
+        pub filename: PresignPutRequestFilename,
     }
     impl PresignPutRequest {
         pub fn builder() -> builder::PresignPutRequest {
@@ -300,6 +304,56 @@ pub mod types {
             value.parse()
         }
     }
+    ///Name of the file including its extension, such as `photo.jpg`; it determines the stored object's name and type. Never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct PresignPutRequestFilename(::std::string::String);
+    impl ::std::ops::Deref for PresignPutRequestFilename {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<PresignPutRequestFilename> for ::std::string::String {
+        fn from(value: PresignPutRequestFilename) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for PresignPutRequestFilename {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for PresignPutRequestFilename {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for PresignPutRequestFilename {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for PresignPutRequestFilename {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///Envelope answered by `presign_put`.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct PresignPutResponse {
@@ -384,67 +438,11 @@ pub mod types {
         ///Where to download the result once `COMPLETED`: the enhanced image, or for segmentation the subject on a transparent background.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub res_url: ::std::option::Option<::std::string::String>,
-        ///`CONVERTING` while the job runs, `COMPLETED` once the result is ready, `ERROR` if it failed.
-        pub status: TaskInfoStatus,
+        pub status: crate::enums::JobStatus,
     }
     impl TaskInfo {
         pub fn builder() -> builder::TaskInfo {
             Default::default()
-        }
-    }
-    ///`CONVERTING` while the job runs, `COMPLETED` once the result is ready, `ERROR` if it failed.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-    )]
-    pub enum TaskInfoStatus {
-        #[serde(rename = "CONVERTING")]
-        Converting,
-        #[serde(rename = "COMPLETED")]
-        Completed,
-        #[serde(rename = "ERROR")]
-        Error,
-    }
-    impl ::std::fmt::Display for TaskInfoStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Converting => f.write_str("CONVERTING"),
-                Self::Completed => f.write_str("COMPLETED"),
-                Self::Error => f.write_str("ERROR"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for TaskInfoStatus {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "CONVERTING" => Ok(Self::Converting),
-                "COMPLETED" => Ok(Self::Completed),
-                "ERROR" => Ok(Self::Error),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TaskInfoStatus {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for TaskInfoStatus {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
         }
     }
     ///The job to look up.
@@ -675,7 +673,8 @@ pub mod types {
             content_type:
                 ::std::result::Result<super::PresignPutRequestContentType, ::std::string::String>,
             expire_seconds: ::std::result::Result<i64, ::std::string::String>,
-            filename: ::std::result::Result<::std::string::String, ::std::string::String>,
+            filename:
+                ::std::result::Result<super::PresignPutRequestFilename, ::std::string::String>,
         }
         impl ::std::default::Default for PresignPutRequest {
             fn default() -> Self {
@@ -709,7 +708,7 @@ pub mod types {
             }
             pub fn filename<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::PresignPutRequestFilename>,
                 T::Error: ::std::fmt::Display,
             {
                 self.filename = value
@@ -1080,7 +1079,7 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<super::TaskInfoStatus, ::std::string::String>,
+            status: ::std::result::Result<crate::enums::JobStatus, ::std::string::String>,
         }
         impl ::std::default::Default for TaskInfo {
             fn default() -> Self {
@@ -1136,7 +1135,7 @@ pub mod types {
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TaskInfoStatus>,
+                T: ::std::convert::TryInto<crate::enums::JobStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -1397,7 +1396,14 @@ impl ClientInfo<::pixmill_spec::hooks::RequestHooks> for Client {
         &self.inner
     }
 }
-impl ClientHooks<::pixmill_spec::hooks::RequestHooks> for &Client {}
+const _: () = {
+    #[allow(dead_code)]
+    fn assert_client_hooks()
+    where
+        Client: ClientHooks<::pixmill_spec::hooks::RequestHooks>,
+    {
+    }
+};
 impl Client {
     /// Queue a photo for enhancement
     ///
@@ -1850,4 +1856,15 @@ pub mod builder {
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     pub use self::super::Client;
+}
+impl ClientHooks<::pixmill_spec::hooks::RequestHooks> for Client {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.inner
+            .execute(&self.client, request, info.operation_id)
+            .await
+    }
 }

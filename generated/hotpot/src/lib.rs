@@ -17,6 +17,9 @@
 
 #![allow(clippy::all, unreachable_patterns)]
 
+pub mod constants;
+pub mod enums;
+pub mod service;
 #[cfg(feature = "spec-examples")]
 pub mod spec_examples;
 
@@ -27,6 +30,7 @@ use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_pa
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    pub use crate::enums::{NoiseCancellation, SizeFactor};
     ///A processed picture, in the `base64Image` field.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Base64ImageResponse {
@@ -42,9 +46,9 @@ pub mod types {
     ///A picture to redact.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct BlurFaceRequest {
-        ///The picture to redact, as bare base64 (no `data:` prefix).
+        ///The picture to redact, as bare base64 (no `data:` prefix); never empty (our reading).
         #[serde(rename = "base64Image")]
-        pub base64_image: ::std::string::String,
+        pub base64_image: BlurFaceRequestBase64Image,
         ///Also blur text, not only faces.
         #[serde(rename = "shouldBlurText")]
         pub should_blur_text: bool,
@@ -54,34 +58,138 @@ pub mod types {
             Default::default()
         }
     }
+    ///The picture to redact, as bare base64 (no `data:` prefix); never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct BlurFaceRequestBase64Image(::std::string::String);
+    impl ::std::ops::Deref for BlurFaceRequestBase64Image {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<BlurFaceRequestBase64Image> for ::std::string::String {
+        fn from(value: BlurFaceRequestBase64Image) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for BlurFaceRequestBase64Image {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for BlurFaceRequestBase64Image {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for BlurFaceRequestBase64Image {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for BlurFaceRequestBase64Image {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///A picture to analyse.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
     pub struct ColorFromPictureRequest {
-        ///The picture or graphic to analyse, as bare base64 (no `data:` prefix). The document marks it as not required, although the call has nothing to work on without it.
+        ///The picture or graphic to analyse, as bare base64 (no `data:` prefix). The document marks it as not required, although the call has nothing to work on without it; when sent, it is never empty (our reading).
         #[serde(
             rename = "base64Image",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub base64_image: ::std::option::Option<::std::string::String>,
+        pub base64_image: ::std::option::Option<ColorFromPictureRequestBase64Image>,
     }
     impl ColorFromPictureRequest {
         pub fn builder() -> builder::ColorFromPictureRequest {
             Default::default()
         }
     }
-    ///The five most dominant colours of the picture, as `[red, green, blue]` triples.
+    ///The picture or graphic to analyse, as bare base64 (no `data:` prefix). The document marks it as not required, although the call has nothing to work on without it; when sent, it is never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ColorFromPictureRequestBase64Image(::std::string::String);
+    impl ::std::ops::Deref for ColorFromPictureRequestBase64Image {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ColorFromPictureRequestBase64Image> for ::std::string::String {
+        fn from(value: ColorFromPictureRequestBase64Image) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ColorFromPictureRequestBase64Image {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ColorFromPictureRequestBase64Image {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ColorFromPictureRequestBase64Image {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ColorFromPictureRequestBase64Image {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///The most dominant colours of the picture, as `[red, green, blue]` triples, most dominant first. The document lists five fields without promising that all five come back; only the first is required.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ColorFromPictureResponse {
         ///The most dominant colour.
         pub color0: [u8; 3usize],
         ///The second most dominant colour.
-        pub color1: [u8; 3usize],
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub color1: ::std::option::Option<[u8; 3usize]>,
         ///The third most dominant colour.
-        pub color2: [u8; 3usize],
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub color2: ::std::option::Option<[u8; 3usize]>,
         ///The fourth most dominant colour.
-        pub color3: [u8; 3usize],
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub color3: ::std::option::Option<[u8; 3usize]>,
         ///The fifth most dominant colour.
-        pub color4: [u8; 3usize],
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub color4: ::std::option::Option<[u8; 3usize]>,
     }
     impl ColorFromPictureResponse {
         pub fn builder() -> builder::ColorFromPictureResponse {
@@ -91,10 +199,10 @@ pub mod types {
     ///A black-and-white picture to colourise.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ColorizePictureRequest {
-        ///The monochrome picture, as bare base64 (no `data:` prefix).
+        ///The monochrome picture, as bare base64 (no `data:` prefix); never empty (our reading).
         #[serde(rename = "imageBase64")]
-        pub image_base64: ::std::string::String,
-        ///DeOldify's render factor: the resolution at which the colour layer is computed. Low values are faster and suit old or poor-quality photos; high values suit sharp ones.
+        pub image_base64: ColorizePictureRequestImageBase64,
+        ///DeOldify's render factor: the resolution at which the colour layer is computed. Low values are faster and suit old or poor-quality photos; high values suit sharp ones. The document gives the range but no type; a whole number is our reading.
         pub render_factor: i64,
     }
     impl ColorizePictureRequest {
@@ -102,12 +210,62 @@ pub mod types {
             Default::default()
         }
     }
+    ///The monochrome picture, as bare base64 (no `data:` prefix); never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ColorizePictureRequestImageBase64(::std::string::String);
+    impl ::std::ops::Deref for ColorizePictureRequestImageBase64 {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ColorizePictureRequestImageBase64> for ::std::string::String {
+        fn from(value: ColorizePictureRequestImageBase64) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ColorizePictureRequestImageBase64 {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ColorizePictureRequestImageBase64 {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ColorizePictureRequestImageBase64 {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ColorizePictureRequestImageBase64 {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///A template to render and the content to put into it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct CreateGraphicRequest {
-        ///Identifier of the Hotpot.ai template to fill. The document gives no type; a string is our reading.
+        ///Identifier of the Hotpot.ai template to fill. The document gives no type; a non-empty string is our reading.
         #[serde(rename = "designID")]
-        pub design_id: ::std::string::String,
+        pub design_id: CreateGraphicRequestDesignId,
         ///Replacement images as bare base64 (no `data:` prefix), matched in order to the template's image slots.
         #[serde(
             rename = "imageList",
@@ -133,6 +291,56 @@ pub mod types {
     impl CreateGraphicRequest {
         pub fn builder() -> builder::CreateGraphicRequest {
             Default::default()
+        }
+    }
+    ///Identifier of the Hotpot.ai template to fill. The document gives no type; a non-empty string is our reading.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CreateGraphicRequestDesignId(::std::string::String);
+    impl ::std::ops::Deref for CreateGraphicRequestDesignId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateGraphicRequestDesignId> for ::std::string::String {
+        fn from(value: CreateGraphicRequestDesignId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateGraphicRequestDesignId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateGraphicRequestDesignId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CreateGraphicRequestDesignId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateGraphicRequestDesignId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///Body of every 4xx and 5xx answer.
@@ -187,12 +395,12 @@ pub mod types {
     ///A content picture and the style pictures to apply to it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct RemixArtRequest {
-        ///The picture to restyle, as bare base64 (no `data:` prefix).
+        ///The picture to restyle, as bare base64 (no `data:` prefix). Never empty (our reading).
         #[serde(rename = "base64ContentImage")]
-        pub base64_content_image: ::std::string::String,
+        pub base64_content_image: RemixArtRequestBase64ContentImage,
         ///Pictures whose style is transferred, as bare base64 (no `data:` prefix). At least one; several are combined in list order.
         #[serde(rename = "base64StyleImageList")]
-        pub base64_style_image_list: ::std::vec::Vec<::std::string::String>,
+        pub base64_style_image_list: ::std::vec::Vec<RemixArtRequestBase64StyleImageListItem>,
         ///`true` keeps the result close to the content picture; `false` gives a more cartoon-like result.
         #[serde(rename = "focusContent")]
         pub focus_content: bool,
@@ -202,24 +410,174 @@ pub mod types {
             Default::default()
         }
     }
+    ///The picture to restyle, as bare base64 (no `data:` prefix). Never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct RemixArtRequestBase64ContentImage(::std::string::String);
+    impl ::std::ops::Deref for RemixArtRequestBase64ContentImage {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<RemixArtRequestBase64ContentImage> for ::std::string::String {
+        fn from(value: RemixArtRequestBase64ContentImage) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for RemixArtRequestBase64ContentImage {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for RemixArtRequestBase64ContentImage {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for RemixArtRequestBase64ContentImage {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RemixArtRequestBase64ContentImage {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`RemixArtRequestBase64StyleImageListItem`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct RemixArtRequestBase64StyleImageListItem(::std::string::String);
+    impl ::std::ops::Deref for RemixArtRequestBase64StyleImageListItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<RemixArtRequestBase64StyleImageListItem> for ::std::string::String {
+        fn from(value: RemixArtRequestBase64StyleImageListItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for RemixArtRequestBase64StyleImageListItem {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for RemixArtRequestBase64StyleImageListItem {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for RemixArtRequestBase64StyleImageListItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RemixArtRequestBase64StyleImageListItem {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///A picture whose background should be removed.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct RemoveBackgroundRequest {
-        ///The picture to cut out, as bare base64 (no `data:` prefix).
+        ///The picture to cut out, as bare base64 (no `data:` prefix); never empty (our reading).
         #[serde(rename = "imageBase64")]
-        pub image_base64: ::std::string::String,
+        pub image_base64: RemoveBackgroundRequestImageBase64,
     }
     impl RemoveBackgroundRequest {
         pub fn builder() -> builder::RemoveBackgroundRequest {
             Default::default()
         }
     }
+    ///The picture to cut out, as bare base64 (no `data:` prefix); never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct RemoveBackgroundRequestImageBase64(::std::string::String);
+    impl ::std::ops::Deref for RemoveBackgroundRequestImageBase64 {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<RemoveBackgroundRequestImageBase64> for ::std::string::String {
+        fn from(value: RemoveBackgroundRequestImageBase64) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for RemoveBackgroundRequestImageBase64 {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for RemoveBackgroundRequestImageBase64 {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for RemoveBackgroundRequestImageBase64 {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RemoveBackgroundRequestImageBase64 {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///A photo to restore.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct RestorePictureRequest {
-        ///The photo to repair, as bare base64 (no `data:` prefix).
+        ///The photo to repair, as bare base64 (no `data:` prefix); never empty (our reading).
         #[serde(rename = "base64Image")]
-        pub base64_image: ::std::string::String,
+        pub base64_image: RestorePictureRequestBase64Image,
         ///Whether the photo has scratches that should be removed.
         #[serde(rename = "withScratch")]
         pub with_scratch: bool,
@@ -229,25 +587,123 @@ pub mod types {
             Default::default()
         }
     }
+    ///The photo to repair, as bare base64 (no `data:` prefix); never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct RestorePictureRequestBase64Image(::std::string::String);
+    impl ::std::ops::Deref for RestorePictureRequestBase64Image {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<RestorePictureRequestBase64Image> for ::std::string::String {
+        fn from(value: RestorePictureRequestBase64Image) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for RestorePictureRequestBase64Image {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for RestorePictureRequestBase64Image {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for RestorePictureRequestBase64Image {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for RestorePictureRequestBase64Image {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///A picture to upscale and how to upscale it.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct SupersizeImageRequest {
-        ///The picture to enlarge, as bare base64 (no `data:` prefix).
+        ///The picture to enlarge, as bare base64 (no `data:` prefix); never empty (our reading).
         #[serde(rename = "imageBase64")]
-        pub image_base64: ::std::string::String,
+        pub image_base64: SupersizeImageRequestImageBase64,
         ///Kind of picture, so the model can pick the right upscaling behaviour: `anime` for anime-style art, `default` for everything else.
         #[serde(rename = "imageStyle")]
         pub image_style: SupersizeImageRequestImageStyle,
-        ///Denoising strength: 0 none, 1 low, 2 medium.
         #[serde(rename = "noiseCancellationFactor")]
-        pub noise_cancellation_factor: SupersizeImageRequestNoiseCancellationFactor,
-        ///Factor by which width and height are multiplied.
+        pub noise_cancellation_factor: crate::enums::NoiseCancellation,
         #[serde(rename = "sizeFactor")]
-        pub size_factor: SupersizeImageRequestSizeFactor,
+        pub size_factor: crate::enums::SizeFactor,
     }
     impl SupersizeImageRequest {
         pub fn builder() -> builder::SupersizeImageRequest {
             Default::default()
+        }
+    }
+    ///The picture to enlarge, as bare base64 (no `data:` prefix); never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct SupersizeImageRequestImageBase64(::std::string::String);
+    impl ::std::ops::Deref for SupersizeImageRequestImageBase64 {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SupersizeImageRequestImageBase64> for ::std::string::String {
+        fn from(value: SupersizeImageRequestImageBase64) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SupersizeImageRequestImageBase64 {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SupersizeImageRequestImageBase64 {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SupersizeImageRequestImageBase64 {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SupersizeImageRequestImageBase64 {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///Kind of picture, so the model can pick the right upscaling behaviour: `anime` for anime-style art, `default` for everything else.
@@ -301,84 +757,16 @@ pub mod types {
             value.parse()
         }
     }
-    ///Denoising strength: 0 none, 1 low, 2 medium.
-    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct SupersizeImageRequestNoiseCancellationFactor(i64);
-    impl ::std::ops::Deref for SupersizeImageRequestNoiseCancellationFactor {
-        type Target = i64;
-        fn deref(&self) -> &i64 {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<SupersizeImageRequestNoiseCancellationFactor> for i64 {
-        fn from(value: SupersizeImageRequestNoiseCancellationFactor) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::TryFrom<i64> for SupersizeImageRequestNoiseCancellationFactor {
-        type Error = self::error::ConversionError;
-        fn try_from(value: i64) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if ![0_i64, 1_i64, 2_i64].contains(&value) {
-                Err("invalid value".into())
-            } else {
-                Ok(Self(value))
-            }
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for SupersizeImageRequestNoiseCancellationFactor {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            Self::try_from(<i64>::deserialize(deserializer)?)
-                .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
-        }
-    }
-    ///Factor by which width and height are multiplied.
-    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct SupersizeImageRequestSizeFactor(i64);
-    impl ::std::ops::Deref for SupersizeImageRequestSizeFactor {
-        type Target = i64;
-        fn deref(&self) -> &i64 {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<SupersizeImageRequestSizeFactor> for i64 {
-        fn from(value: SupersizeImageRequestSizeFactor) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::TryFrom<i64> for SupersizeImageRequestSizeFactor {
-        type Error = self::error::ConversionError;
-        fn try_from(value: i64) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if ![2_i64, 4_i64, 8_i64, 16_i64].contains(&value) {
-                Err("invalid value".into())
-            } else {
-                Ok(Self(value))
-            }
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for SupersizeImageRequestSizeFactor {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            Self::try_from(<i64>::deserialize(deserializer)?)
-                .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
-        }
-    }
     ///Strings to translate and the languages involved.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct TranslateFileRequest {
-        ///Microsoft Translator code of the language to translate from, such as `en` or `zh-Hans`. The misspelt name is what the API expects on the wire.
+        ///Microsoft Translator code of the language to translate from, such as `en` or `zh-Hans`: letters, digits and hyphens (our reading of that code list). The misspelt name is what the API expects on the wire.
         #[serde(rename = "sourceLanaguageCode")]
-        pub source_lanaguage_code: ::std::string::String,
-        ///Microsoft Translator code of the language to translate into, such as `fr` or `pt-br`.
+        pub source_lanaguage_code: TranslateFileRequestSourceLanaguageCode,
+        ///Microsoft Translator code of the language to translate into, such as `fr` or `pt-br`: letters, digits and hyphens (our reading of that code list).
         #[serde(rename = "targetLanguageCode")]
-        pub target_language_code: ::std::string::String,
-        ///The strings to translate, in file order.
+        pub target_language_code: TranslateFileRequestTargetLanguageCode,
+        ///The strings to translate, in file order; at least one (a call without strings has nothing to translate, our reading).
         pub text: ::std::vec::Vec<::std::string::String>,
         ///Format the strings were taken from.
         #[serde(rename = "type")]
@@ -387,6 +775,116 @@ pub mod types {
     impl TranslateFileRequest {
         pub fn builder() -> builder::TranslateFileRequest {
             Default::default()
+        }
+    }
+    ///Microsoft Translator code of the language to translate from, such as `en` or `zh-Hans`: letters, digits and hyphens (our reading of that code list). The misspelt name is what the API expects on the wire.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct TranslateFileRequestSourceLanaguageCode(::std::string::String);
+    impl ::std::ops::Deref for TranslateFileRequestSourceLanaguageCode {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<TranslateFileRequestSourceLanaguageCode> for ::std::string::String {
+        fn from(value: TranslateFileRequestSourceLanaguageCode) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for TranslateFileRequestSourceLanaguageCode {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[A-Za-z0-9-]+$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[A-Za-z0-9-]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TranslateFileRequestSourceLanaguageCode {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TranslateFileRequestSourceLanaguageCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TranslateFileRequestSourceLanaguageCode {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Microsoft Translator code of the language to translate into, such as `fr` or `pt-br`: letters, digits and hyphens (our reading of that code list).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct TranslateFileRequestTargetLanguageCode(::std::string::String);
+    impl ::std::ops::Deref for TranslateFileRequestTargetLanguageCode {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<TranslateFileRequestTargetLanguageCode> for ::std::string::String {
+        fn from(value: TranslateFileRequestTargetLanguageCode) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for TranslateFileRequestTargetLanguageCode {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> =
+                ::std::sync::LazyLock::new(|| ::regress::Regex::new("^[A-Za-z0-9-]+$").unwrap());
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[A-Za-z0-9-]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TranslateFileRequestTargetLanguageCode {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TranslateFileRequestTargetLanguageCode {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TranslateFileRequestTargetLanguageCode {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///Format the strings were taken from.
@@ -516,7 +1014,8 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct BlurFaceRequest {
-            base64_image: ::std::result::Result<::std::string::String, ::std::string::String>,
+            base64_image:
+                ::std::result::Result<super::BlurFaceRequestBase64Image, ::std::string::String>,
             should_blur_text: ::std::result::Result<bool, ::std::string::String>,
         }
         impl ::std::default::Default for BlurFaceRequest {
@@ -530,7 +1029,7 @@ pub mod types {
         impl BlurFaceRequest {
             pub fn base64_image<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::BlurFaceRequestBase64Image>,
                 T::Error: ::std::fmt::Display,
             {
                 self.base64_image = value
@@ -571,7 +1070,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct ColorFromPictureRequest {
             base64_image: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                ::std::option::Option<super::ColorFromPictureRequestBase64Image>,
                 ::std::string::String,
             >,
         }
@@ -585,7 +1084,9 @@ pub mod types {
         impl ColorFromPictureRequest {
             pub fn base64_image<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<
+                        ::std::option::Option<super::ColorFromPictureRequestBase64Image>,
+                    >,
                 T::Error: ::std::fmt::Display,
             {
                 self.base64_image = value
@@ -614,19 +1115,23 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct ColorFromPictureResponse {
             color0: ::std::result::Result<[u8; 3usize], ::std::string::String>,
-            color1: ::std::result::Result<[u8; 3usize], ::std::string::String>,
-            color2: ::std::result::Result<[u8; 3usize], ::std::string::String>,
-            color3: ::std::result::Result<[u8; 3usize], ::std::string::String>,
-            color4: ::std::result::Result<[u8; 3usize], ::std::string::String>,
+            color1:
+                ::std::result::Result<::std::option::Option<[u8; 3usize]>, ::std::string::String>,
+            color2:
+                ::std::result::Result<::std::option::Option<[u8; 3usize]>, ::std::string::String>,
+            color3:
+                ::std::result::Result<::std::option::Option<[u8; 3usize]>, ::std::string::String>,
+            color4:
+                ::std::result::Result<::std::option::Option<[u8; 3usize]>, ::std::string::String>,
         }
         impl ::std::default::Default for ColorFromPictureResponse {
             fn default() -> Self {
                 Self {
                     color0: Err("no value supplied for color0".to_string()),
-                    color1: Err("no value supplied for color1".to_string()),
-                    color2: Err("no value supplied for color2".to_string()),
-                    color3: Err("no value supplied for color3".to_string()),
-                    color4: Err("no value supplied for color4".to_string()),
+                    color1: Ok(Default::default()),
+                    color2: Ok(Default::default()),
+                    color3: Ok(Default::default()),
+                    color4: Ok(Default::default()),
                 }
             }
         }
@@ -643,7 +1148,7 @@ pub mod types {
             }
             pub fn color1<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<[u8; 3usize]>,
+                T: ::std::convert::TryInto<::std::option::Option<[u8; 3usize]>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.color1 = value
@@ -653,7 +1158,7 @@ pub mod types {
             }
             pub fn color2<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<[u8; 3usize]>,
+                T: ::std::convert::TryInto<::std::option::Option<[u8; 3usize]>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.color2 = value
@@ -663,7 +1168,7 @@ pub mod types {
             }
             pub fn color3<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<[u8; 3usize]>,
+                T: ::std::convert::TryInto<::std::option::Option<[u8; 3usize]>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.color3 = value
@@ -673,7 +1178,7 @@ pub mod types {
             }
             pub fn color4<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<[u8; 3usize]>,
+                T: ::std::convert::TryInto<::std::option::Option<[u8; 3usize]>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.color4 = value
@@ -709,7 +1214,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ColorizePictureRequest {
-            image_base64: ::std::result::Result<::std::string::String, ::std::string::String>,
+            image_base64: ::std::result::Result<
+                super::ColorizePictureRequestImageBase64,
+                ::std::string::String,
+            >,
             render_factor: ::std::result::Result<i64, ::std::string::String>,
         }
         impl ::std::default::Default for ColorizePictureRequest {
@@ -723,7 +1231,7 @@ pub mod types {
         impl ColorizePictureRequest {
             pub fn image_base64<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::ColorizePictureRequestImageBase64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.image_base64 = value
@@ -763,7 +1271,8 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct CreateGraphicRequest {
-            design_id: ::std::result::Result<::std::string::String, ::std::string::String>,
+            design_id:
+                ::std::result::Result<super::CreateGraphicRequestDesignId, ::std::string::String>,
             image_list: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
                 ::std::string::String,
@@ -790,7 +1299,7 @@ pub mod types {
         impl CreateGraphicRequest {
             pub fn design_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::CreateGraphicRequestDesignId>,
                 T::Error: ::std::fmt::Display,
             {
                 self.design_id = value
@@ -1029,10 +1538,12 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct RemixArtRequest {
-            base64_content_image:
-                ::std::result::Result<::std::string::String, ::std::string::String>,
+            base64_content_image: ::std::result::Result<
+                super::RemixArtRequestBase64ContentImage,
+                ::std::string::String,
+            >,
             base64_style_image_list: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
+                ::std::vec::Vec<super::RemixArtRequestBase64StyleImageListItem>,
                 ::std::string::String,
             >,
             focus_content: ::std::result::Result<bool, ::std::string::String>,
@@ -1053,7 +1564,7 @@ pub mod types {
         impl RemixArtRequest {
             pub fn base64_content_image<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::RemixArtRequestBase64ContentImage>,
                 T::Error: ::std::fmt::Display,
             {
                 self.base64_content_image = value.try_into().map_err(|e| {
@@ -1063,7 +1574,9 @@ pub mod types {
             }
             pub fn base64_style_image_list<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T: ::std::convert::TryInto<
+                        ::std::vec::Vec<super::RemixArtRequestBase64StyleImageListItem>,
+                    >,
                 T::Error: ::std::fmt::Display,
             {
                 self.base64_style_image_list = value.try_into().map_err(|e| {
@@ -1105,7 +1618,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct RemoveBackgroundRequest {
-            image_base64: ::std::result::Result<::std::string::String, ::std::string::String>,
+            image_base64: ::std::result::Result<
+                super::RemoveBackgroundRequestImageBase64,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for RemoveBackgroundRequest {
             fn default() -> Self {
@@ -1117,7 +1633,7 @@ pub mod types {
         impl RemoveBackgroundRequest {
             pub fn image_base64<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::RemoveBackgroundRequestImageBase64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.image_base64 = value
@@ -1145,7 +1661,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct RestorePictureRequest {
-            base64_image: ::std::result::Result<::std::string::String, ::std::string::String>,
+            base64_image: ::std::result::Result<
+                super::RestorePictureRequestBase64Image,
+                ::std::string::String,
+            >,
             with_scratch: ::std::result::Result<bool, ::std::string::String>,
         }
         impl ::std::default::Default for RestorePictureRequest {
@@ -1159,7 +1678,7 @@ pub mod types {
         impl RestorePictureRequest {
             pub fn base64_image<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::RestorePictureRequestBase64Image>,
                 T::Error: ::std::fmt::Display,
             {
                 self.base64_image = value
@@ -1199,19 +1718,17 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct SupersizeImageRequest {
-            image_base64: ::std::result::Result<::std::string::String, ::std::string::String>,
+            image_base64: ::std::result::Result<
+                super::SupersizeImageRequestImageBase64,
+                ::std::string::String,
+            >,
             image_style: ::std::result::Result<
                 super::SupersizeImageRequestImageStyle,
                 ::std::string::String,
             >,
-            noise_cancellation_factor: ::std::result::Result<
-                super::SupersizeImageRequestNoiseCancellationFactor,
-                ::std::string::String,
-            >,
-            size_factor: ::std::result::Result<
-                super::SupersizeImageRequestSizeFactor,
-                ::std::string::String,
-            >,
+            noise_cancellation_factor:
+                ::std::result::Result<crate::enums::NoiseCancellation, ::std::string::String>,
+            size_factor: ::std::result::Result<crate::enums::SizeFactor, ::std::string::String>,
         }
         impl ::std::default::Default for SupersizeImageRequest {
             fn default() -> Self {
@@ -1228,7 +1745,7 @@ pub mod types {
         impl SupersizeImageRequest {
             pub fn image_base64<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::SupersizeImageRequestImageBase64>,
                 T::Error: ::std::fmt::Display,
             {
                 self.image_base64 = value
@@ -1248,7 +1765,7 @@ pub mod types {
             }
             pub fn noise_cancellation_factor<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SupersizeImageRequestNoiseCancellationFactor>,
+                T: ::std::convert::TryInto<crate::enums::NoiseCancellation>,
                 T::Error: ::std::fmt::Display,
             {
                 self.noise_cancellation_factor = value.try_into().map_err(|e| {
@@ -1258,7 +1775,7 @@ pub mod types {
             }
             pub fn size_factor<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::SupersizeImageRequestSizeFactor>,
+                T: ::std::convert::TryInto<crate::enums::SizeFactor>,
                 T::Error: ::std::fmt::Display,
             {
                 self.size_factor = value
@@ -1292,10 +1809,14 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct TranslateFileRequest {
-            source_lanaguage_code:
-                ::std::result::Result<::std::string::String, ::std::string::String>,
-            target_language_code:
-                ::std::result::Result<::std::string::String, ::std::string::String>,
+            source_lanaguage_code: ::std::result::Result<
+                super::TranslateFileRequestSourceLanaguageCode,
+                ::std::string::String,
+            >,
+            target_language_code: ::std::result::Result<
+                super::TranslateFileRequestTargetLanguageCode,
+                ::std::string::String,
+            >,
             text: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
                 ::std::string::String,
@@ -1319,7 +1840,7 @@ pub mod types {
         impl TranslateFileRequest {
             pub fn source_lanaguage_code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::TranslateFileRequestSourceLanaguageCode>,
                 T::Error: ::std::fmt::Display,
             {
                 self.source_lanaguage_code = value.try_into().map_err(|e| {
@@ -1329,7 +1850,7 @@ pub mod types {
             }
             pub fn target_language_code<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::TranslateFileRequestTargetLanguageCode>,
                 T::Error: ::std::fmt::Display,
             {
                 self.target_language_code = value.try_into().map_err(|e| {
@@ -1513,7 +2034,14 @@ impl ClientInfo<::pixmill_spec::hooks::RequestHooks> for Client {
         &self.inner
     }
 }
-impl ClientHooks<::pixmill_spec::hooks::RequestHooks> for &Client {}
+const _: () = {
+    #[allow(dead_code)]
+    fn assert_client_hooks()
+    where
+        Client: ClientHooks<::pixmill_spec::hooks::RequestHooks>,
+    {
+    }
+};
 impl Client {
     /// Render a Hotpot.ai template with your own text and images
     ///
@@ -2655,4 +3183,15 @@ pub mod builder {
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     pub use self::super::Client;
+}
+impl ClientHooks<::pixmill_spec::hooks::RequestHooks> for Client {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.inner
+            .execute(&self.client, request, info.operation_id)
+            .await
+    }
 }

@@ -17,7 +17,11 @@
 
 #![allow(clippy::all, unreachable_patterns)]
 
+pub mod constants;
+pub mod enums;
+pub mod features;
 pub mod limits;
+pub mod service;
 #[cfg(feature = "spec-examples")]
 pub mod spec_examples;
 
@@ -28,6 +32,7 @@ use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_pa
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    pub use crate::enums::{EngineErrorCode, Scale, TaskStatus};
     ///One action of a task that takes no parameters.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct Action {
@@ -139,15 +144,16 @@ pub mod types {
     pub struct AgingTaskStatusResult {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub custom_info: ::std::option::Option<AgingCustomInfo>,
+        ///Why the engine failed the task. The document types it as free text for this feature; clients read it as one of the codes of `EngineErrorCode` and keep any other text as it is.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<EngineErrorCode>,
+        pub error: ::std::option::Option<::std::string::String>,
         ///Milliseconds to wait before the next poll. Polling must not pause for more than 10 seconds or the task is dropped.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub polling_interval: ::std::option::Option<i32>,
         ///The photo series, present once the task succeeded.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub results: ::std::vec::Vec<AgingActionResult>,
-        pub status: TaskStatus,
+        pub status: crate::enums::TaskStatus,
     }
     impl AgingTaskStatusResult {
         pub fn builder() -> builder::AgingTaskStatusResult {
@@ -157,14 +163,114 @@ pub mod types {
     ///API credentials to exchange for an access token.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct AuthRequest {
-        ///The API key from the Perfect console.
-        pub client_id: ::std::string::String,
+        ///The API key from the Perfect console; never empty (our reading).
+        pub client_id: AuthRequestClientId,
         ///Proof that the caller holds the secret key: the text `client_id=<client_id>&timestamp=<current unix time in milliseconds>`, encrypted with the secret key (a base64 X.509 RSA public key; public clients use PKCS#1 v1.5 padding) and base64-encoded.
-        pub id_token: ::std::string::String,
+        pub id_token: AuthRequestIdToken,
     }
     impl AuthRequest {
         pub fn builder() -> builder::AuthRequest {
             Default::default()
+        }
+    }
+    ///The API key from the Perfect console; never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct AuthRequestClientId(::std::string::String);
+    impl ::std::ops::Deref for AuthRequestClientId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AuthRequestClientId> for ::std::string::String {
+        fn from(value: AuthRequestClientId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for AuthRequestClientId {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AuthRequestClientId {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AuthRequestClientId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AuthRequestClientId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///Proof that the caller holds the secret key: the text `client_id=<client_id>&timestamp=<current unix time in milliseconds>`, encrypted with the secret key (a base64 X.509 RSA public key; public clients use PKCS#1 v1.5 padding) and base64-encoded.
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct AuthRequestIdToken(::std::string::String);
+    impl ::std::ops::Deref for AuthRequestIdToken {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AuthRequestIdToken> for ::std::string::String {
+        fn from(value: AuthRequestIdToken) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for AuthRequestIdToken {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AuthRequestIdToken {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AuthRequestIdToken {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AuthRequestIdToken {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///Answer of `auth`.
@@ -276,117 +382,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///Why the engine failed a task. `exceed_max_filesize`: the input file is too large. `invalid_parameter`: a parameter value is not accepted. `error_download_image` and `error_download_mask`: the source image or mask could not be fetched. `error_decode_image` and `error_decode_mask`: the source image or mask could not be decoded. `error_nsfw_content_detected`: the source image is not safe for work. `error_no_face`: no face was found. `error_pose`: the pose could not be detected. `error_face_parsing`: the face could not be segmented. `error_inference`: the model pipeline failed. `exceed_nsfw_retry_limits`: every attempt produced an unsafe image. `error_upload`: the result could not be stored. `error_multiple_people`: more than one person is in the source image. `error_no_shoulder`: the shoulders are not visible. `error_large_face_angle`: the face is turned too far. `unknown_internal_error`: any other failure.
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-    )]
-    pub enum EngineErrorCode {
-        #[serde(rename = "exceed_max_filesize")]
-        ExceedMaxFilesize,
-        #[serde(rename = "invalid_parameter")]
-        InvalidParameter,
-        #[serde(rename = "error_download_image")]
-        ErrorDownloadImage,
-        #[serde(rename = "error_download_mask")]
-        ErrorDownloadMask,
-        #[serde(rename = "error_decode_image")]
-        ErrorDecodeImage,
-        #[serde(rename = "error_decode_mask")]
-        ErrorDecodeMask,
-        #[serde(rename = "error_nsfw_content_detected")]
-        ErrorNsfwContentDetected,
-        #[serde(rename = "error_no_face")]
-        ErrorNoFace,
-        #[serde(rename = "error_pose")]
-        ErrorPose,
-        #[serde(rename = "error_face_parsing")]
-        ErrorFaceParsing,
-        #[serde(rename = "error_inference")]
-        ErrorInference,
-        #[serde(rename = "exceed_nsfw_retry_limits")]
-        ExceedNsfwRetryLimits,
-        #[serde(rename = "error_upload")]
-        ErrorUpload,
-        #[serde(rename = "error_multiple_people")]
-        ErrorMultiplePeople,
-        #[serde(rename = "error_no_shoulder")]
-        ErrorNoShoulder,
-        #[serde(rename = "error_large_face_angle")]
-        ErrorLargeFaceAngle,
-        #[serde(rename = "unknown_internal_error")]
-        UnknownInternalError,
-    }
-    impl ::std::fmt::Display for EngineErrorCode {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::ExceedMaxFilesize => f.write_str("exceed_max_filesize"),
-                Self::InvalidParameter => f.write_str("invalid_parameter"),
-                Self::ErrorDownloadImage => f.write_str("error_download_image"),
-                Self::ErrorDownloadMask => f.write_str("error_download_mask"),
-                Self::ErrorDecodeImage => f.write_str("error_decode_image"),
-                Self::ErrorDecodeMask => f.write_str("error_decode_mask"),
-                Self::ErrorNsfwContentDetected => f.write_str("error_nsfw_content_detected"),
-                Self::ErrorNoFace => f.write_str("error_no_face"),
-                Self::ErrorPose => f.write_str("error_pose"),
-                Self::ErrorFaceParsing => f.write_str("error_face_parsing"),
-                Self::ErrorInference => f.write_str("error_inference"),
-                Self::ExceedNsfwRetryLimits => f.write_str("exceed_nsfw_retry_limits"),
-                Self::ErrorUpload => f.write_str("error_upload"),
-                Self::ErrorMultiplePeople => f.write_str("error_multiple_people"),
-                Self::ErrorNoShoulder => f.write_str("error_no_shoulder"),
-                Self::ErrorLargeFaceAngle => f.write_str("error_large_face_angle"),
-                Self::UnknownInternalError => f.write_str("unknown_internal_error"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for EngineErrorCode {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "exceed_max_filesize" => Ok(Self::ExceedMaxFilesize),
-                "invalid_parameter" => Ok(Self::InvalidParameter),
-                "error_download_image" => Ok(Self::ErrorDownloadImage),
-                "error_download_mask" => Ok(Self::ErrorDownloadMask),
-                "error_decode_image" => Ok(Self::ErrorDecodeImage),
-                "error_decode_mask" => Ok(Self::ErrorDecodeMask),
-                "error_nsfw_content_detected" => Ok(Self::ErrorNsfwContentDetected),
-                "error_no_face" => Ok(Self::ErrorNoFace),
-                "error_pose" => Ok(Self::ErrorPose),
-                "error_face_parsing" => Ok(Self::ErrorFaceParsing),
-                "error_inference" => Ok(Self::ErrorInference),
-                "exceed_nsfw_retry_limits" => Ok(Self::ExceedNsfwRetryLimits),
-                "error_upload" => Ok(Self::ErrorUpload),
-                "error_multiple_people" => Ok(Self::ErrorMultiplePeople),
-                "error_no_shoulder" => Ok(Self::ErrorNoShoulder),
-                "error_large_face_angle" => Ok(Self::ErrorLargeFaceAngle),
-                "unknown_internal_error" => Ok(Self::UnknownInternalError),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for EngineErrorCode {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for EngineErrorCode {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
     ///The single action of an enhance task.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct EnhanceAction {
@@ -402,46 +397,11 @@ pub mod types {
     ///Settings of an enhance action.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct EnhanceParams {
-        ///Upscaling factor of the result; 1 enhances without enlarging.
-        pub scale: EnhanceParamsScale,
+        pub scale: crate::enums::Scale,
     }
     impl EnhanceParams {
         pub fn builder() -> builder::EnhanceParams {
             Default::default()
-        }
-    }
-    ///Upscaling factor of the result; 1 enhances without enlarging.
-    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct EnhanceParamsScale(i32);
-    impl ::std::ops::Deref for EnhanceParamsScale {
-        type Target = i32;
-        fn deref(&self) -> &i32 {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<EnhanceParamsScale> for i32 {
-        fn from(value: EnhanceParamsScale) -> Self {
-            value.0
-        }
-    }
-    impl ::std::convert::TryFrom<i32> for EnhanceParamsScale {
-        type Error = self::error::ConversionError;
-        fn try_from(value: i32) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if ![1_i32, 2_i32, 4_i32].contains(&value) {
-                Err("invalid value".into())
-            } else {
-                Ok(Self(value))
-            }
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for EnhanceParamsScale {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            Self::try_from(<i32>::deserialize(deserializer)?)
-                .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
         }
     }
     ///Start of an enhance task.
@@ -492,12 +452,62 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct FileRequest {
         pub content_type: ImageContentType,
-        ///Name of the image file, for example `selfie.jpg`.
-        pub file_name: ::std::string::String,
+        ///Name of the image file, for example `selfie.jpg`; never empty (our reading).
+        pub file_name: FileRequestFileName,
     }
     impl FileRequest {
         pub fn builder() -> builder::FileRequest {
             Default::default()
+        }
+    }
+    ///Name of the image file, for example `selfie.jpg`; never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct FileRequestFileName(::std::string::String);
+    impl ::std::ops::Deref for FileRequestFileName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<FileRequestFileName> for ::std::string::String {
+        fn from(value: FileRequestFileName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for FileRequestFileName {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for FileRequestFileName {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for FileRequestFileName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for FileRequestFileName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///Start of a hair extension, bang or volume task.
@@ -523,6 +533,37 @@ pub mod types {
     }
     impl HairEditTaskPayload {
         pub fn builder() -> builder::HairEditTaskPayload {
+            Default::default()
+        }
+    }
+    ///Answer of the `check_status` operation of a hair feature.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct HairTaskStatusResponse {
+        pub result: HairTaskStatusResult,
+        ///Status code of the call, 200 on success.
+        pub status: i32,
+    }
+    impl HairTaskStatusResponse {
+        pub fn builder() -> builder::HairTaskStatusResponse {
+            Default::default()
+        }
+    }
+    ///State of a hairstyle, wig, hair extension, bang or volume task: `error` is filled only when the task failed, `results` only once it succeeded.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+    pub struct HairTaskStatusResult {
+        ///Why the engine failed the task. The document types it as free text for the hair features; clients read it as one of the codes of `EngineErrorCode` and keep any other text as it is.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub error: ::std::option::Option<::std::string::String>,
+        ///Milliseconds to wait before the next poll. Polling must not pause for more than 10 seconds or the task is dropped.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub polling_interval: ::std::option::Option<i32>,
+        ///Outputs per action, present once the task succeeded.
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub results: ::std::vec::Vec<TaskActionResult>,
+        pub status: crate::enums::TaskStatus,
+    }
+    impl HairTaskStatusResult {
+        pub fn builder() -> builder::HairTaskStatusResult {
             Default::default()
         }
     }
@@ -757,25 +798,175 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct MakeupTransferFileRequest {
         pub content_type: MakeupTransferContentType,
-        ///Name of the image file, for example `look.png`.
-        pub file_name: ::std::string::String,
+        ///Name of the image file, for example `look.png`; never empty (our reading).
+        pub file_name: MakeupTransferFileRequestFileName,
     }
     impl MakeupTransferFileRequest {
         pub fn builder() -> builder::MakeupTransferFileRequest {
             Default::default()
         }
     }
+    ///Name of the image file, for example `look.png`; never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MakeupTransferFileRequestFileName(::std::string::String);
+    impl ::std::ops::Deref for MakeupTransferFileRequestFileName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MakeupTransferFileRequestFileName> for ::std::string::String {
+        fn from(value: MakeupTransferFileRequestFileName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MakeupTransferFileRequestFileName {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MakeupTransferFileRequestFileName {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for MakeupTransferFileRequestFileName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MakeupTransferFileRequestFileName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///Input files of a makeup transfer.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct MakeupTransferFileSet {
         ///File id of the reference photo whose makeup look is copied.
-        pub ref_ids: [::std::string::String; 1usize],
+        pub ref_ids: [MakeupTransferFileSetRefIdsItem; 1usize],
         ///File id of the selfie that receives the makeup.
-        pub src_ids: [::std::string::String; 1usize],
+        pub src_ids: [MakeupTransferFileSetSrcIdsItem; 1usize],
     }
     impl MakeupTransferFileSet {
         pub fn builder() -> builder::MakeupTransferFileSet {
             Default::default()
+        }
+    }
+    ///`MakeupTransferFileSetRefIdsItem`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MakeupTransferFileSetRefIdsItem(::std::string::String);
+    impl ::std::ops::Deref for MakeupTransferFileSetRefIdsItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MakeupTransferFileSetRefIdsItem> for ::std::string::String {
+        fn from(value: MakeupTransferFileSetRefIdsItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MakeupTransferFileSetRefIdsItem {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MakeupTransferFileSetRefIdsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for MakeupTransferFileSetRefIdsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MakeupTransferFileSetRefIdsItem {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`MakeupTransferFileSetSrcIdsItem`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct MakeupTransferFileSetSrcIdsItem(::std::string::String);
+    impl ::std::ops::Deref for MakeupTransferFileSetSrcIdsItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<MakeupTransferFileSetSrcIdsItem> for ::std::string::String {
+        fn from(value: MakeupTransferFileSetSrcIdsItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for MakeupTransferFileSetSrcIdsItem {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for MakeupTransferFileSetSrcIdsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for MakeupTransferFileSetSrcIdsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for MakeupTransferFileSetSrcIdsItem {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///Start of a makeup transfer.
@@ -822,15 +1013,16 @@ pub mod types {
         ///Product recommendations matching the transferred makeup look. The document shows this object without its name or its fields, so it is kept as free-form JSON.
         #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
         pub custom_info: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        ///Why the engine failed the task. The document types it as free text for this feature; clients read it as one of the codes of `EngineErrorCode` and keep any other text as it is.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<EngineErrorCode>,
+        pub error: ::std::option::Option<::std::string::String>,
         ///Milliseconds to wait before the next poll. Polling must not pause for more than 10 seconds or the task is dropped.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub polling_interval: ::std::option::Option<i32>,
         ///The output per action, present once the task succeeded.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub results: ::std::vec::Vec<TaskActionResult>,
-        pub status: TaskStatus,
+        pub status: crate::enums::TaskStatus,
     }
     impl MakeupTransferTaskStatusResult {
         pub fn builder() -> builder::MakeupTransferTaskStatusResult {
@@ -840,14 +1032,114 @@ pub mod types {
     ///Input files of an object removal.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ObjectRemovalFileSet {
-        ///File id of the mask: a grey-scale image of exactly the photo's size, white where objects are to be removed and black elsewhere.
-        pub mask_ids: ::std::vec::Vec<::std::string::String>,
-        ///File id of the photo to clean up.
-        pub src_ids: ::std::vec::Vec<::std::string::String>,
+        ///File ids of the masks, one per entry of `src_ids` and in the same order. A mask is a grey-scale image of exactly its photo's size. The document says white marks the foreground and black the background; we read white as the area to erase and fill.
+        pub mask_ids: ::std::vec::Vec<ObjectRemovalFileSetMaskIdsItem>,
+        ///File ids of the photos to clean up. The n-th photo is paired with the n-th entry of `mask_ids`, so both lists have the same length (our reading; the document describes one photo and one mask).
+        pub src_ids: ::std::vec::Vec<ObjectRemovalFileSetSrcIdsItem>,
     }
     impl ObjectRemovalFileSet {
         pub fn builder() -> builder::ObjectRemovalFileSet {
             Default::default()
+        }
+    }
+    ///`ObjectRemovalFileSetMaskIdsItem`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ObjectRemovalFileSetMaskIdsItem(::std::string::String);
+    impl ::std::ops::Deref for ObjectRemovalFileSetMaskIdsItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ObjectRemovalFileSetMaskIdsItem> for ::std::string::String {
+        fn from(value: ObjectRemovalFileSetMaskIdsItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ObjectRemovalFileSetMaskIdsItem {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ObjectRemovalFileSetMaskIdsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ObjectRemovalFileSetMaskIdsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ObjectRemovalFileSetMaskIdsItem {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ObjectRemovalFileSetSrcIdsItem`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ObjectRemovalFileSetSrcIdsItem(::std::string::String);
+    impl ::std::ops::Deref for ObjectRemovalFileSetSrcIdsItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ObjectRemovalFileSetSrcIdsItem> for ::std::string::String {
+        fn from(value: ObjectRemovalFileSetSrcIdsItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ObjectRemovalFileSetSrcIdsItem {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ObjectRemovalFileSetSrcIdsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ObjectRemovalFileSetSrcIdsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ObjectRemovalFileSetSrcIdsItem {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///Start of an object removal.
@@ -931,22 +1223,122 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct SingleSourceFileSet {
         ///The `file_id` of the source image, or the `dst_id` of an earlier result.
-        pub src_ids: [::std::string::String; 1usize],
+        pub src_ids: [SingleSourceFileSetSrcIdsItem; 1usize],
     }
     impl SingleSourceFileSet {
         pub fn builder() -> builder::SingleSourceFileSet {
             Default::default()
         }
     }
+    ///`SingleSourceFileSetSrcIdsItem`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct SingleSourceFileSetSrcIdsItem(::std::string::String);
+    impl ::std::ops::Deref for SingleSourceFileSetSrcIdsItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SingleSourceFileSetSrcIdsItem> for ::std::string::String {
+        fn from(value: SingleSourceFileSetSrcIdsItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SingleSourceFileSetSrcIdsItem {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SingleSourceFileSetSrcIdsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SingleSourceFileSetSrcIdsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SingleSourceFileSetSrcIdsItem {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///Input files of a task that works on source images.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct SourceFileSet {
         ///File ids of the source images (`file_id` of an upload or `dst_id` of an earlier result).
-        pub src_ids: ::std::vec::Vec<::std::string::String>,
+        pub src_ids: ::std::vec::Vec<SourceFileSetSrcIdsItem>,
     }
     impl SourceFileSet {
         pub fn builder() -> builder::SourceFileSet {
             Default::default()
+        }
+    }
+    ///`SourceFileSetSrcIdsItem`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct SourceFileSetSrcIdsItem(::std::string::String);
+    impl ::std::ops::Deref for SourceFileSetSrcIdsItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<SourceFileSetSrcIdsItem> for ::std::string::String {
+        fn from(value: SourceFileSetSrcIdsItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for SourceFileSetSrcIdsItem {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for SourceFileSetSrcIdsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for SourceFileSetSrcIdsItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for SourceFileSetSrcIdsItem {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///A predefined style.
@@ -1158,61 +1550,6 @@ pub mod types {
             Default::default()
         }
     }
-    ///State of a task: `running` until the engine finishes, then `success` (credits charged) or `error` (nothing charged).
-    #[derive(
-        ::serde::Deserialize,
-        ::serde::Serialize,
-        Clone,
-        Copy,
-        Debug,
-        Eq,
-        Hash,
-        Ord,
-        PartialEq,
-        PartialOrd,
-    )]
-    pub enum TaskStatus {
-        #[serde(rename = "running")]
-        Running,
-        #[serde(rename = "success")]
-        Success,
-        #[serde(rename = "error")]
-        Error,
-    }
-    impl ::std::fmt::Display for TaskStatus {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-            match *self {
-                Self::Running => f.write_str("running"),
-                Self::Success => f.write_str("success"),
-                Self::Error => f.write_str("error"),
-            }
-        }
-    }
-    impl ::std::str::FromStr for TaskStatus {
-        type Err = self::error::ConversionError;
-        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            match value {
-                "running" => Ok(Self::Running),
-                "success" => Ok(Self::Success),
-                "error" => Ok(Self::Error),
-                _ => Err("invalid value".into()),
-            }
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for TaskStatus {
-        type Error = self::error::ConversionError;
-        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for TaskStatus {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
     ///Answer of a `check_status` operation.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct TaskStatusResponse {
@@ -1225,18 +1562,18 @@ pub mod types {
             Default::default()
         }
     }
-    ///State of a task: `error` is filled only when the task failed, `results` only once it succeeded.
+    ///State of an object removal, colorize, background removal, enhance or text-to-image task: `error` is filled only when the task failed, `results` only once it succeeded.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct TaskStatusResult {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub error: ::std::option::Option<EngineErrorCode>,
+        pub error: ::std::option::Option<crate::enums::EngineErrorCode>,
         ///Milliseconds to wait before the next poll. Polling must not pause for more than 10 seconds or the task is dropped.
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub polling_interval: ::std::option::Option<i32>,
         ///Outputs per action, present once the task succeeded.
         #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
         pub results: ::std::vec::Vec<TaskActionResult>,
-        pub status: TaskStatus,
+        pub status: crate::enums::TaskStatus,
     }
     impl TaskStatusResult {
         pub fn builder() -> builder::TaskStatusResult {
@@ -1258,8 +1595,8 @@ pub mod types {
     ///What to generate and in which style.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct TextToImageParams {
-        ///Text description of the image to generate.
-        pub prompt: ::std::string::String,
+        ///Text description of the image to generate; never empty (our reading).
+        pub prompt: TextToImageParamsPrompt,
         ///Id of the style group the style belongs to.
         pub style_group_id: i64,
         ///Id of the style to render in; exactly one.
@@ -1268,6 +1605,56 @@ pub mod types {
     impl TextToImageParams {
         pub fn builder() -> builder::TextToImageParams {
             Default::default()
+        }
+    }
+    ///Text description of the image to generate; never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct TextToImageParamsPrompt(::std::string::String);
+    impl ::std::ops::Deref for TextToImageParamsPrompt {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<TextToImageParamsPrompt> for ::std::string::String {
+        fn from(value: TextToImageParamsPrompt) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for TextToImageParamsPrompt {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for TextToImageParamsPrompt {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for TextToImageParamsPrompt {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for TextToImageParamsPrompt {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///Start of a text-to-image task.
@@ -1784,7 +2171,7 @@ pub mod types {
                 ::std::string::String,
             >,
             error: ::std::result::Result<
-                ::std::option::Option<super::EngineErrorCode>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             polling_interval:
@@ -1793,7 +2180,7 @@ pub mod types {
                 ::std::vec::Vec<super::AgingActionResult>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<super::TaskStatus, ::std::string::String>,
+            status: ::std::result::Result<crate::enums::TaskStatus, ::std::string::String>,
         }
         impl ::std::default::Default for AgingTaskStatusResult {
             fn default() -> Self {
@@ -1819,7 +2206,7 @@ pub mod types {
             }
             pub fn error<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::EngineErrorCode>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.error = value
@@ -1849,7 +2236,7 @@ pub mod types {
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TaskStatus>,
+                T: ::std::convert::TryInto<crate::enums::TaskStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -1885,8 +2272,8 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct AuthRequest {
-            client_id: ::std::result::Result<::std::string::String, ::std::string::String>,
-            id_token: ::std::result::Result<::std::string::String, ::std::string::String>,
+            client_id: ::std::result::Result<super::AuthRequestClientId, ::std::string::String>,
+            id_token: ::std::result::Result<super::AuthRequestIdToken, ::std::string::String>,
         }
         impl ::std::default::Default for AuthRequest {
             fn default() -> Self {
@@ -1899,7 +2286,7 @@ pub mod types {
         impl AuthRequest {
             pub fn client_id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::AuthRequestClientId>,
                 T::Error: ::std::fmt::Display,
             {
                 self.client_id = value
@@ -1909,7 +2296,7 @@ pub mod types {
             }
             pub fn id_token<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::AuthRequestIdToken>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id_token = value
@@ -2478,7 +2865,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct EnhanceParams {
-            scale: ::std::result::Result<super::EnhanceParamsScale, ::std::string::String>,
+            scale: ::std::result::Result<crate::enums::Scale, ::std::string::String>,
         }
         impl ::std::default::Default for EnhanceParams {
             fn default() -> Self {
@@ -2490,7 +2877,7 @@ pub mod types {
         impl EnhanceParams {
             pub fn scale<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::EnhanceParamsScale>,
+                T: ::std::convert::TryInto<crate::enums::Scale>,
                 T::Error: ::std::fmt::Display,
             {
                 self.scale = value
@@ -2718,7 +3105,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct FileRequest {
             content_type: ::std::result::Result<super::ImageContentType, ::std::string::String>,
-            file_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            file_name: ::std::result::Result<super::FileRequestFileName, ::std::string::String>,
         }
         impl ::std::default::Default for FileRequest {
             fn default() -> Self {
@@ -2741,7 +3128,7 @@ pub mod types {
             }
             pub fn file_name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::FileRequestFileName>,
                 T::Error: ::std::fmt::Display,
             {
                 self.file_name = value
@@ -2895,6 +3282,149 @@ pub mod types {
             }
         }
         #[derive(Clone, Debug)]
+        pub struct HairTaskStatusResponse {
+            result: ::std::result::Result<super::HairTaskStatusResult, ::std::string::String>,
+            status: ::std::result::Result<i32, ::std::string::String>,
+        }
+        impl ::std::default::Default for HairTaskStatusResponse {
+            fn default() -> Self {
+                Self {
+                    result: Err("no value supplied for result".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl HairTaskStatusResponse {
+            pub fn result<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::HairTaskStatusResult>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.result = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for result: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i32>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<HairTaskStatusResponse> for super::HairTaskStatusResponse {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: HairTaskStatusResponse,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    result: value.result?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::HairTaskStatusResponse> for HairTaskStatusResponse {
+            fn from(value: super::HairTaskStatusResponse) -> Self {
+                Self {
+                    result: Ok(value.result),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct HairTaskStatusResult {
+            error: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            polling_interval:
+                ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            results: ::std::result::Result<
+                ::std::vec::Vec<super::TaskActionResult>,
+                ::std::string::String,
+            >,
+            status: ::std::result::Result<crate::enums::TaskStatus, ::std::string::String>,
+        }
+        impl ::std::default::Default for HairTaskStatusResult {
+            fn default() -> Self {
+                Self {
+                    error: Ok(Default::default()),
+                    polling_interval: Ok(Default::default()),
+                    results: Ok(Default::default()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl HairTaskStatusResult {
+            pub fn error<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.error = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for error: {e}"));
+                self
+            }
+            pub fn polling_interval<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<i32>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.polling_interval = value.try_into().map_err(|e| {
+                    format!("error converting supplied value for polling_interval: {e}")
+                });
+                self
+            }
+            pub fn results<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::TaskActionResult>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.results = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for results: {e}"));
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<crate::enums::TaskStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<HairTaskStatusResult> for super::HairTaskStatusResult {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: HairTaskStatusResult,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    error: value.error?,
+                    polling_interval: value.polling_interval?,
+                    results: value.results?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::HairTaskStatusResult> for HairTaskStatusResult {
+            fn from(value: super::HairTaskStatusResult) -> Self {
+                Self {
+                    error: Ok(value.error),
+                    polling_interval: Ok(value.polling_interval),
+                    results: Ok(value.results),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
         pub struct MakeupTransferCreateFileRequest {
             files: ::std::result::Result<
                 ::std::vec::Vec<super::MakeupTransferFileRequest>,
@@ -2945,7 +3475,10 @@ pub mod types {
         pub struct MakeupTransferFileRequest {
             content_type:
                 ::std::result::Result<super::MakeupTransferContentType, ::std::string::String>,
-            file_name: ::std::result::Result<::std::string::String, ::std::string::String>,
+            file_name: ::std::result::Result<
+                super::MakeupTransferFileRequestFileName,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for MakeupTransferFileRequest {
             fn default() -> Self {
@@ -2968,7 +3501,7 @@ pub mod types {
             }
             pub fn file_name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::MakeupTransferFileRequestFileName>,
                 T::Error: ::std::fmt::Display,
             {
                 self.file_name = value
@@ -2998,8 +3531,14 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct MakeupTransferFileSet {
-            ref_ids: ::std::result::Result<[::std::string::String; 1usize], ::std::string::String>,
-            src_ids: ::std::result::Result<[::std::string::String; 1usize], ::std::string::String>,
+            ref_ids: ::std::result::Result<
+                [super::MakeupTransferFileSetRefIdsItem; 1usize],
+                ::std::string::String,
+            >,
+            src_ids: ::std::result::Result<
+                [super::MakeupTransferFileSetSrcIdsItem; 1usize],
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for MakeupTransferFileSet {
             fn default() -> Self {
@@ -3012,7 +3551,7 @@ pub mod types {
         impl MakeupTransferFileSet {
             pub fn ref_ids<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<[::std::string::String; 1usize]>,
+                T: ::std::convert::TryInto<[super::MakeupTransferFileSetRefIdsItem; 1usize]>,
                 T::Error: ::std::fmt::Display,
             {
                 self.ref_ids = value
@@ -3022,7 +3561,7 @@ pub mod types {
             }
             pub fn src_ids<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<[::std::string::String; 1usize]>,
+                T: ::std::convert::TryInto<[super::MakeupTransferFileSetSrcIdsItem; 1usize]>,
                 T::Error: ::std::fmt::Display,
             {
                 self.src_ids = value
@@ -3241,7 +3780,7 @@ pub mod types {
                 ::std::string::String,
             >,
             error: ::std::result::Result<
-                ::std::option::Option<super::EngineErrorCode>,
+                ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
             polling_interval:
@@ -3250,7 +3789,7 @@ pub mod types {
                 ::std::vec::Vec<super::TaskActionResult>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<super::TaskStatus, ::std::string::String>,
+            status: ::std::result::Result<crate::enums::TaskStatus, ::std::string::String>,
         }
         impl ::std::default::Default for MakeupTransferTaskStatusResult {
             fn default() -> Self {
@@ -3278,7 +3817,7 @@ pub mod types {
             }
             pub fn error<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::EngineErrorCode>>,
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.error = value
@@ -3308,7 +3847,7 @@ pub mod types {
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TaskStatus>,
+                T: ::std::convert::TryInto<crate::enums::TaskStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -3349,11 +3888,11 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct ObjectRemovalFileSet {
             mask_ids: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
+                ::std::vec::Vec<super::ObjectRemovalFileSetMaskIdsItem>,
                 ::std::string::String,
             >,
             src_ids: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
+                ::std::vec::Vec<super::ObjectRemovalFileSetSrcIdsItem>,
                 ::std::string::String,
             >,
         }
@@ -3368,7 +3907,7 @@ pub mod types {
         impl ObjectRemovalFileSet {
             pub fn mask_ids<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ObjectRemovalFileSetMaskIdsItem>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.mask_ids = value
@@ -3378,7 +3917,7 @@ pub mod types {
             }
             pub fn src_ids<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ObjectRemovalFileSetSrcIdsItem>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.src_ids = value
@@ -3533,7 +4072,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct SingleSourceFileSet {
-            src_ids: ::std::result::Result<[::std::string::String; 1usize], ::std::string::String>,
+            src_ids: ::std::result::Result<
+                [super::SingleSourceFileSetSrcIdsItem; 1usize],
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for SingleSourceFileSet {
             fn default() -> Self {
@@ -3545,7 +4087,7 @@ pub mod types {
         impl SingleSourceFileSet {
             pub fn src_ids<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<[::std::string::String; 1usize]>,
+                T: ::std::convert::TryInto<[super::SingleSourceFileSetSrcIdsItem; 1usize]>,
                 T::Error: ::std::fmt::Display,
             {
                 self.src_ids = value
@@ -3574,7 +4116,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct SourceFileSet {
             src_ids: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
+                ::std::vec::Vec<super::SourceFileSetSrcIdsItem>,
                 ::std::string::String,
             >,
         }
@@ -3588,7 +4130,7 @@ pub mod types {
         impl SourceFileSet {
             pub fn src_ids<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T: ::std::convert::TryInto<::std::vec::Vec<super::SourceFileSetSrcIdsItem>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.src_ids = value
@@ -4555,7 +5097,7 @@ pub mod types {
         #[derive(Clone, Debug)]
         pub struct TaskStatusResult {
             error: ::std::result::Result<
-                ::std::option::Option<super::EngineErrorCode>,
+                ::std::option::Option<crate::enums::EngineErrorCode>,
                 ::std::string::String,
             >,
             polling_interval:
@@ -4564,7 +5106,7 @@ pub mod types {
                 ::std::vec::Vec<super::TaskActionResult>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<super::TaskStatus, ::std::string::String>,
+            status: ::std::result::Result<crate::enums::TaskStatus, ::std::string::String>,
         }
         impl ::std::default::Default for TaskStatusResult {
             fn default() -> Self {
@@ -4579,7 +5121,7 @@ pub mod types {
         impl TaskStatusResult {
             pub fn error<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::EngineErrorCode>>,
+                T: ::std::convert::TryInto<::std::option::Option<crate::enums::EngineErrorCode>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.error = value
@@ -4609,7 +5151,7 @@ pub mod types {
             }
             pub fn status<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::TaskStatus>,
+                T: ::std::convert::TryInto<crate::enums::TaskStatus>,
                 T::Error: ::std::fmt::Display,
             {
                 self.status = value
@@ -4697,7 +5239,7 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct TextToImageParams {
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
+            prompt: ::std::result::Result<super::TextToImageParamsPrompt, ::std::string::String>,
             style_group_id: ::std::result::Result<i64, ::std::string::String>,
             style_ids: ::std::result::Result<[i64; 1usize], ::std::string::String>,
         }
@@ -4713,7 +5255,7 @@ pub mod types {
         impl TextToImageParams {
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::TextToImageParamsPrompt>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -5146,7 +5688,14 @@ impl ClientInfo<::pixmill_spec::hooks::RequestHooks> for Client {
         &self.inner
     }
 }
-impl ClientHooks<::pixmill_spec::hooks::RequestHooks> for &Client {}
+const _: () = {
+    #[allow(dead_code)]
+    fn assert_client_hooks()
+    where
+        Client: ClientHooks<::pixmill_spec::hooks::RequestHooks>,
+    {
+    }
+};
 impl Client {
     /// Exchange the API key for an access token
     ///
@@ -5267,7 +5816,7 @@ impl Client {
     }
     /// List the AI Wig Generator style groups
     ///
-    /// Lists the predefined style groups of the AI Wig Generator (for example women's, short or long), one page at a time. A group's `id` filters `wig_list_styles` and goes into `style_group_id` of `wig_run_task`.
+    /// Lists the predefined style groups of the AI Wig Generator, one page at a time. A group's `id` filters `wig_list_styles` and goes into `style_group_id` of `wig_run_task`.
     ///
     /// Sends a `GET` request to `/s2s/v1.0/task/style-group/wig`
     ///
@@ -5354,7 +5903,7 @@ impl Client {
     }
     /// List the AI Hair Extension style groups
     ///
-    /// Lists the predefined style groups of the AI Hair Extension (for example women's, short or long), one page at a time. A group's `id` filters `hair_extension_list_styles` and goes into `style_group_id` of `hair_extension_run_task`.
+    /// Lists the predefined style groups of the AI Hair Extension, one page at a time. A group's `id` filters `hair_extension_list_styles` and goes into `style_group_id` of `hair_extension_run_task`.
     ///
     /// Sends a `GET` request to `/s2s/v1.0/task/style-group/hair-ext`
     ///
@@ -5441,7 +5990,7 @@ impl Client {
     }
     /// List the AI Hair Bang Generator style groups
     ///
-    /// Lists the predefined style groups of the AI Hair Bang Generator (for example women's, short or long), one page at a time. A group's `id` filters `hair_bang_list_styles` and goes into `style_group_id` of `hair_bang_run_task`.
+    /// Lists the predefined style groups of the AI Hair Bang Generator, one page at a time. A group's `id` filters `hair_bang_list_styles` and goes into `style_group_id` of `hair_bang_run_task`.
     ///
     /// Sends a `GET` request to `/s2s/v1.0/task/style-group/hair-bang`
     ///
@@ -5528,7 +6077,7 @@ impl Client {
     }
     /// List the AI Hair Volume Generator style groups
     ///
-    /// Lists the predefined style groups of the AI Hair Volume Generator (for example women's, short or long), one page at a time. A group's `id` filters `hair_volume_list_styles` and goes into `style_group_id` of `hair_volume_run_task`.
+    /// Lists the predefined style groups of the AI Hair Volume Generator, one page at a time. A group's `id` filters `hair_volume_list_styles` and goes into `style_group_id` of `hair_volume_run_task`.
     ///
     /// Sends a `GET` request to `/s2s/v1.0/task/style-group/hair-vol`
     ///
@@ -5882,7 +6431,7 @@ impl Client {
     }
     /// List the AI Image Generator style groups
     ///
-    /// Lists the predefined style groups of the AI Image Generator (for example women's, short or long), one page at a time. A group's `id` filters `text_to_image_list_styles` and goes into `style_group_id` of `text_to_image_run_task`.
+    /// Lists the predefined style groups of the AI Image Generator, one page at a time. A group's `id` filters `text_to_image_list_styles` and goes into `style_group_id` of `text_to_image_run_task`.
     ///
     /// Sends a `GET` request to `/s2s/v1.0/task/style-group/text-to-image`
     ///
@@ -6361,7 +6910,7 @@ pub mod builder {
         ///Sends a `GET` request to `/s2s/v1.0/task/hair-style`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::TaskStatusResponse>, Error<types::Error>> {
+        ) -> Result<ResponseValue<types::HairTaskStatusResponse>, Error<types::Error>> {
             let Self { client, task_id } = self;
             let task_id = task_id.map_err(Error::InvalidRequest)?;
             let url = format!("{}/s2s/v1.0/task/hair-style", client.baseurl,);
@@ -6810,7 +7359,7 @@ pub mod builder {
         ///Sends a `GET` request to `/s2s/v1.0/task/wig`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::TaskStatusResponse>, Error<types::Error>> {
+        ) -> Result<ResponseValue<types::HairTaskStatusResponse>, Error<types::Error>> {
             let Self { client, task_id } = self;
             let task_id = task_id.map_err(Error::InvalidRequest)?;
             let url = format!("{}/s2s/v1.0/task/wig", client.baseurl,);
@@ -7259,7 +7808,7 @@ pub mod builder {
         ///Sends a `GET` request to `/s2s/v1.0/task/hair-ext`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::TaskStatusResponse>, Error<types::Error>> {
+        ) -> Result<ResponseValue<types::HairTaskStatusResponse>, Error<types::Error>> {
             let Self { client, task_id } = self;
             let task_id = task_id.map_err(Error::InvalidRequest)?;
             let url = format!("{}/s2s/v1.0/task/hair-ext", client.baseurl,);
@@ -7710,7 +8259,7 @@ pub mod builder {
         ///Sends a `GET` request to `/s2s/v1.0/task/hair-bang`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::TaskStatusResponse>, Error<types::Error>> {
+        ) -> Result<ResponseValue<types::HairTaskStatusResponse>, Error<types::Error>> {
             let Self { client, task_id } = self;
             let task_id = task_id.map_err(Error::InvalidRequest)?;
             let url = format!("{}/s2s/v1.0/task/hair-bang", client.baseurl,);
@@ -8161,7 +8710,7 @@ pub mod builder {
         ///Sends a `GET` request to `/s2s/v1.0/task/hair-vol`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::TaskStatusResponse>, Error<types::Error>> {
+        ) -> Result<ResponseValue<types::HairTaskStatusResponse>, Error<types::Error>> {
             let Self { client, task_id } = self;
             let task_id = task_id.map_err(Error::InvalidRequest)?;
             let url = format!("{}/s2s/v1.0/task/hair-vol", client.baseurl,);
@@ -10162,4 +10711,15 @@ pub mod builder {
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     pub use self::super::Client;
+}
+impl ClientHooks<::pixmill_spec::hooks::RequestHooks> for Client {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.inner
+            .execute(&self.client, request, info.operation_id)
+            .await
+    }
 }

@@ -6,201 +6,234 @@
 use pixmill_spec::{AppliesTo, FacePose, InputLimits};
 
 /// Limits on the input of `hair_style_create_file` (`POST /s2s/v1.0/file/hair-style`).
-pub const HAIR_STYLE_CREATE_FILE: &[InputLimits] = &[InputLimits {
-    name: "hair_style",
-    applies_to: None,
-    formats: &["jpg", "png"],
-    max_bytes: Some(10485759),
-    max_long_side: Some(1024),
-    min_short_side: None,
-    max_short_side: None,
-    max_megapixels: None,
-    max_output_megapixels: None,
-    min_face_width: Some(128),
-    max_face_pose: Some(FacePose {
-        pitch: 10.0,
-        yaw: 45.0,
-        roll: 15.0,
-    }),
-    source: "docs",
-}];
+pub const HAIR_STYLE_CREATE_FILE: &[InputLimits] = &[
+    // The document's "< 10MB" is read as at most 10485759 bytes (10 MiB less one byte).
+    InputLimits {
+        name: "hair_style",
+        applies_to: None,
+        formats: &["jpg", "png"],
+        max_bytes: Some(10485759),
+        max_long_side: Some(1024),
+        min_short_side: None,
+        max_short_side: None,
+        max_megapixels: None,
+        max_output_megapixels: None,
+        min_face_width: Some(128),
+        max_face_pose: Some(FacePose {
+            pitch: 10.0,
+            yaw: 45.0,
+            roll: 15.0,
+        }),
+        source: "docs",
+    },
+];
 
 /// Limits on the input of `wig_create_file` (`POST /s2s/v1.0/file/wig`).
-pub const WIG_CREATE_FILE: &[InputLimits] = &[InputLimits {
-    name: "wig",
-    applies_to: None,
-    formats: &["jpg", "png"],
-    max_bytes: Some(10485759),
-    max_long_side: Some(1024),
-    min_short_side: None,
-    max_short_side: None,
-    max_megapixels: None,
-    max_output_megapixels: None,
-    min_face_width: Some(128),
-    max_face_pose: Some(FacePose {
-        pitch: 10.0,
-        yaw: 45.0,
-        roll: 15.0,
-    }),
-    source: "inferred",
-}];
+pub const WIG_CREATE_FILE: &[InputLimits] = &[
+    // The document's "< 10MB" is read as at most 10485759 bytes (10 MiB less one byte).
+    InputLimits {
+        name: "wig",
+        applies_to: None,
+        formats: &["jpg", "png"],
+        max_bytes: Some(10485759),
+        max_long_side: Some(1024),
+        min_short_side: None,
+        max_short_side: None,
+        max_megapixels: None,
+        max_output_megapixels: None,
+        min_face_width: Some(128),
+        max_face_pose: Some(FacePose {
+            pitch: 10.0,
+            yaw: 45.0,
+            roll: 15.0,
+        }),
+        source: "inferred",
+    },
+];
 
 /// Limits on the input of `hair_extension_create_file` (`POST /s2s/v1.0/file/hair-ext`).
-pub const HAIR_EXTENSION_CREATE_FILE: &[InputLimits] = &[InputLimits {
-    name: "hair_extension",
-    applies_to: None,
-    formats: &["jpg", "png"],
-    max_bytes: Some(10485759),
-    max_long_side: Some(1024),
-    min_short_side: None,
-    max_short_side: None,
-    max_megapixels: None,
-    max_output_megapixels: None,
-    min_face_width: Some(128),
-    max_face_pose: Some(FacePose {
-        pitch: 10.0,
-        yaw: 45.0,
-        roll: 15.0,
-    }),
-    source: "docs",
-}];
+pub const HAIR_EXTENSION_CREATE_FILE: &[InputLimits] = &[
+    // The document's "< 10MB" is read as at most 10485759 bytes (10 MiB less one byte).
+    InputLimits {
+        name: "hair_extension",
+        applies_to: None,
+        formats: &["jpg", "png"],
+        max_bytes: Some(10485759),
+        max_long_side: Some(1024),
+        min_short_side: None,
+        max_short_side: None,
+        max_megapixels: None,
+        max_output_megapixels: None,
+        min_face_width: Some(128),
+        max_face_pose: Some(FacePose {
+            pitch: 10.0,
+            yaw: 45.0,
+            roll: 15.0,
+        }),
+        source: "docs",
+    },
+];
 
 /// Limits on the input of `hair_bang_create_file` (`POST /s2s/v1.0/file/hair-bang`).
-pub const HAIR_BANG_CREATE_FILE: &[InputLimits] = &[InputLimits {
-    name: "hair_bang",
-    applies_to: None,
-    formats: &["jpg", "png"],
-    max_bytes: Some(10485759),
-    max_long_side: Some(1024),
-    min_short_side: None,
-    max_short_side: None,
-    max_megapixels: None,
-    max_output_megapixels: None,
-    min_face_width: Some(128),
-    max_face_pose: Some(FacePose {
-        pitch: 10.0,
-        yaw: 45.0,
-        roll: 15.0,
-    }),
-    source: "docs",
-}];
+pub const HAIR_BANG_CREATE_FILE: &[InputLimits] = &[
+    // The document's "< 10MB" is read as at most 10485759 bytes (10 MiB less one byte).
+    InputLimits {
+        name: "hair_bang",
+        applies_to: None,
+        formats: &["jpg", "png"],
+        max_bytes: Some(10485759),
+        max_long_side: Some(1024),
+        min_short_side: None,
+        max_short_side: None,
+        max_megapixels: None,
+        max_output_megapixels: None,
+        min_face_width: Some(128),
+        max_face_pose: Some(FacePose {
+            pitch: 10.0,
+            yaw: 45.0,
+            roll: 15.0,
+        }),
+        source: "docs",
+    },
+];
 
 /// Limits on the input of `hair_volume_create_file` (`POST /s2s/v1.0/file/hair-vol`).
-pub const HAIR_VOLUME_CREATE_FILE: &[InputLimits] = &[InputLimits {
-    name: "hair_volume",
-    applies_to: None,
-    formats: &["jpg", "png"],
-    max_bytes: Some(10485759),
-    max_long_side: Some(1024),
-    min_short_side: None,
-    max_short_side: None,
-    max_megapixels: None,
-    max_output_megapixels: None,
-    min_face_width: Some(128),
-    max_face_pose: Some(FacePose {
-        pitch: 10.0,
-        yaw: 45.0,
-        roll: 15.0,
-    }),
-    source: "docs",
-}];
+pub const HAIR_VOLUME_CREATE_FILE: &[InputLimits] = &[
+    // The document's "< 10MB" is read as at most 10485759 bytes (10 MiB less one byte).
+    InputLimits {
+        name: "hair_volume",
+        applies_to: None,
+        formats: &["jpg", "png"],
+        max_bytes: Some(10485759),
+        max_long_side: Some(1024),
+        min_short_side: None,
+        max_short_side: None,
+        max_megapixels: None,
+        max_output_megapixels: None,
+        min_face_width: Some(128),
+        max_face_pose: Some(FacePose {
+            pitch: 10.0,
+            yaw: 45.0,
+            roll: 15.0,
+        }),
+        source: "docs",
+    },
+];
 
 /// Limits on the input of `aging_create_file` (`POST /s2s/v1.0/file/aging`).
-pub const AGING_CREATE_FILE: &[InputLimits] = &[InputLimits {
-    name: "aging",
-    applies_to: None,
-    formats: &["jpg", "png"],
-    max_bytes: Some(10485759),
-    max_long_side: Some(1024),
-    min_short_side: None,
-    max_short_side: None,
-    max_megapixels: None,
-    max_output_megapixels: None,
-    min_face_width: Some(128),
-    max_face_pose: Some(FacePose {
-        pitch: 10.0,
-        yaw: 45.0,
-        roll: 15.0,
-    }),
-    source: "inferred",
-}];
+pub const AGING_CREATE_FILE: &[InputLimits] = &[
+    // The document's "< 10MB" is read as at most 10485759 bytes (10 MiB less one byte).
+    InputLimits {
+        name: "aging",
+        applies_to: None,
+        formats: &["jpg", "png"],
+        max_bytes: Some(10485759),
+        max_long_side: Some(1024),
+        min_short_side: None,
+        max_short_side: None,
+        max_megapixels: None,
+        max_output_megapixels: None,
+        min_face_width: Some(128),
+        max_face_pose: Some(FacePose {
+            pitch: 10.0,
+            yaw: 45.0,
+            roll: 15.0,
+        }),
+        source: "inferred",
+    },
+];
 
 /// Limits on the input of `makeup_transfer_create_file` (`POST /s2s/v1.0/file/mu-trans-rec`).
-pub const MAKEUP_TRANSFER_CREATE_FILE: &[InputLimits] = &[InputLimits {
-    name: "makeup_transfer",
-    applies_to: None,
-    formats: &["jpg", "png"],
-    max_bytes: Some(10485759),
-    max_long_side: Some(1024),
-    min_short_side: None,
-    max_short_side: None,
-    max_megapixels: None,
-    max_output_megapixels: None,
-    min_face_width: None,
-    max_face_pose: None,
-    source: "docs",
-}];
+pub const MAKEUP_TRANSFER_CREATE_FILE: &[InputLimits] = &[
+    // The document's "< 10MB" is read as at most 10485759 bytes (10 MiB less one byte).
+    InputLimits {
+        name: "makeup_transfer",
+        applies_to: None,
+        formats: &["jpg", "png"],
+        max_bytes: Some(10485759),
+        max_long_side: Some(1024),
+        min_short_side: None,
+        max_short_side: None,
+        max_megapixels: None,
+        max_output_megapixels: None,
+        min_face_width: None,
+        max_face_pose: None,
+        source: "docs",
+    },
+];
 
 /// Limits on the input of `object_removal_create_file` (`POST /s2s/v1.0/file/obj-removal`).
-pub const OBJECT_REMOVAL_CREATE_FILE: &[InputLimits] = &[InputLimits {
-    name: "object_removal",
-    applies_to: None,
-    formats: &["jpg", "png"],
-    max_bytes: Some(10485759),
-    max_long_side: Some(4096),
-    min_short_side: None,
-    max_short_side: None,
-    max_megapixels: None,
-    max_output_megapixels: None,
-    min_face_width: None,
-    max_face_pose: None,
-    source: "docs",
-}];
+pub const OBJECT_REMOVAL_CREATE_FILE: &[InputLimits] = &[
+    // The document's "< 10MB" is read as at most 10485759 bytes (10 MiB less one byte).
+    InputLimits {
+        name: "object_removal",
+        applies_to: None,
+        formats: &["jpg", "png"],
+        max_bytes: Some(10485759),
+        max_long_side: Some(4096),
+        min_short_side: None,
+        max_short_side: None,
+        max_megapixels: None,
+        max_output_megapixels: None,
+        min_face_width: None,
+        max_face_pose: None,
+        source: "docs",
+    },
+];
 
 /// Limits on the input of `colorize_create_file` (`POST /s2s/v1.0/file/colorize`).
-pub const COLORIZE_CREATE_FILE: &[InputLimits] = &[InputLimits {
-    name: "colorize",
-    applies_to: None,
-    formats: &["jpg", "png"],
-    max_bytes: Some(10485759),
-    max_long_side: Some(4096),
-    min_short_side: None,
-    max_short_side: None,
-    max_megapixels: None,
-    max_output_megapixels: None,
-    min_face_width: None,
-    max_face_pose: None,
-    source: "docs",
-}];
+pub const COLORIZE_CREATE_FILE: &[InputLimits] = &[
+    // The document's "< 10MB" is read as at most 10485759 bytes (10 MiB less one byte).
+    InputLimits {
+        name: "colorize",
+        applies_to: None,
+        formats: &["jpg", "png"],
+        max_bytes: Some(10485759),
+        max_long_side: Some(4096),
+        min_short_side: None,
+        max_short_side: None,
+        max_megapixels: None,
+        max_output_megapixels: None,
+        min_face_width: None,
+        max_face_pose: None,
+        source: "docs",
+    },
+];
 
 /// Limits on the input of `background_removal_create_file` (`POST /s2s/v1.0/file/sod`).
-pub const BACKGROUND_REMOVAL_CREATE_FILE: &[InputLimits] = &[InputLimits {
-    name: "background_removal",
-    applies_to: None,
-    formats: &["jpg", "png"],
-    max_bytes: Some(10485759),
-    max_long_side: Some(4096),
-    min_short_side: None,
-    max_short_side: None,
-    max_megapixels: None,
-    max_output_megapixels: None,
-    min_face_width: None,
-    max_face_pose: None,
-    source: "docs",
-}];
+pub const BACKGROUND_REMOVAL_CREATE_FILE: &[InputLimits] = &[
+    // The document's "< 10MB" is read as at most 10485759 bytes (10 MiB less one byte).
+    InputLimits {
+        name: "background_removal",
+        applies_to: None,
+        formats: &["jpg", "png"],
+        max_bytes: Some(10485759),
+        max_long_side: Some(4096),
+        min_short_side: None,
+        max_short_side: None,
+        max_megapixels: None,
+        max_output_megapixels: None,
+        min_face_width: None,
+        max_face_pose: None,
+        source: "docs",
+    },
+];
 
 /// Limits on the input of `enhance_create_file` (`POST /s2s/v1.0/file/enhance`).
-pub const ENHANCE_CREATE_FILE: &[InputLimits] = &[InputLimits {
-    name: "enhance",
-    applies_to: None,
-    formats: &["jpg", "png"],
-    max_bytes: Some(10485759),
-    max_long_side: Some(4096),
-    min_short_side: None,
-    max_short_side: None,
-    max_megapixels: None,
-    max_output_megapixels: None,
-    min_face_width: None,
-    max_face_pose: None,
-    source: "docs",
-}];
+pub const ENHANCE_CREATE_FILE: &[InputLimits] = &[
+    // The document's "< 10MB" is read as at most 10485759 bytes (10 MiB less one byte).
+    InputLimits {
+        name: "enhance",
+        applies_to: None,
+        formats: &["jpg", "png"],
+        max_bytes: Some(10485759),
+        max_long_side: Some(4096),
+        min_short_side: None,
+        max_short_side: None,
+        max_megapixels: None,
+        max_output_megapixels: None,
+        min_face_width: None,
+        max_face_pose: None,
+        source: "docs",
+    },
+];

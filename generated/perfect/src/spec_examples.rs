@@ -62,10 +62,10 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
             "TaskIdResponse",
             "{\"status\":200,\"result\":{\"task_id\":\"SX9ALF1Z+KIiNa+GaFRp4bI5gijoc/ckI2teebLq35Bo1Nwc++3iXXdKqnU4/LID\"}}",
         ),
-        entry::<crate::types::TaskStatusResponse>(
+        entry::<crate::types::HairTaskStatusResponse>(
             "hair_style_check_status",
             "response 200",
-            "TaskStatusResponse",
+            "HairTaskStatusResponse",
             "{\"status\":200,\"result\":{\"polling_interval\":1000,\"status\":\"success\",\"results\":[{\"id\":0,\"data\":[{\"dst_id\":\"BYOvfZ8UzDzV8fUk/ibjL5DZPjN0MEQ7wjJJibaZUPgHV+iB3m03n/qnsGpWLuqI\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/e80a9c222670bbe4f4c54977656cf2d1.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=33187c8df95247f2866028de71159b42b4ea410fb9102f29a422eb14ab2f2d0f\"}]}]}}",
         ),
         entry::<crate::types::HairEditRunTaskRequest>(
@@ -109,6 +109,12 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
             "request",
             "ObjectRemovalRunTaskRequest",
             "{\"request_id\":0,\"payload\":{\"file_sets\":{\"src_ids\":[\"064GiIjHGb3CXlMaX/jljENUh/duRHH/EYXg4JdpmrcXgGCJbW56eCuNGMGmSrCG\"],\"mask_ids\":[\"qrc5Xl/Wi0B26R08qzjI+GKFS+frdZSlB5er8bOfZqfM2oeq3hDavJA76rNicHTp\"]},\"actions\":[{\"id\":0}],\"output_ext\":\"jpg\"}}",
+        ),
+        entry::<crate::types::TaskStatusResponse>(
+            "object_removal_check_status",
+            "response 200",
+            "TaskStatusResponse",
+            "{\"status\":200,\"result\":{\"polling_interval\":1000,\"status\":\"success\",\"results\":[{\"id\":0,\"data\":[{\"dst_id\":\"BYOvfZ8UzDzV8fUk/ibjL5DZPjN0MEQ7wjJJibaZUPgHV+iB3m03n/qnsGpWLuqI\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/e80a9c222670bbe4f4c54977656cf2d1.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=33187c8df95247f2866028de71159b42b4ea410fb9102f29a422eb14ab2f2d0f\"}]}]}}",
         ),
         entry::<crate::types::ColorizeRunTaskRequest>(
             "colorize_run_task",

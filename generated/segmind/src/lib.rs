@@ -17,6 +17,9 @@
 
 #![allow(clippy::all, unreachable_patterns)]
 
+pub mod constants;
+pub mod enums;
+pub mod service;
 #[cfg(feature = "spec-examples")]
 pub mod spec_examples;
 
@@ -27,6 +30,7 @@ use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_pa
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
+    pub use crate::enums::Dimension;
     ///JSON body of an error answer.
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
     pub struct ErrorResponse {
@@ -43,75 +47,81 @@ pub mod types {
     pub struct HotshotXlRequest {
         ///Height of the animation in pixels.
         #[serde(default = "defaults::hotshot_xl_request_height")]
-        pub height: HotshotXlRequestHeight,
+        pub height: crate::enums::Dimension,
         ///`true` returns an MP4 video, `false` a GIF.
         #[serde(default)]
         pub mp4: bool,
         ///Text describing what the animation should avoid.
         #[serde(default = "defaults::hotshot_xl_request_negative_prompt")]
         pub negative_prompt: ::std::string::String,
-        ///Text describing the animation to generate.
-        pub prompt: ::std::string::String,
+        ///Text describing the animation to generate; never empty (our reading).
+        pub prompt: HotshotXlRequestPrompt,
         ///Diffusion sampler used for denoising.
         #[serde(default = "defaults::hotshot_xl_request_scheduler")]
         pub scheduler: HotshotXlRequestScheduler,
-        ///Random seed; the same seed and settings reproduce the same animation.
-        #[serde(default = "defaults::default_u64::<i64, 6226>")]
-        pub seed: i64,
+        ///Random seed; the same seed and settings reproduce the same animation. Leave it out for a random seed. The document's form shows 6226 as the value of this field.
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub seed: ::std::option::Option<i64>,
         ///How many denoising iterations to run; more take longer and can add detail.
         #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU64, 30>")]
         pub steps: ::std::num::NonZeroU64,
         ///Width of the animation in pixels.
         #[serde(default = "defaults::hotshot_xl_request_width")]
-        pub width: HotshotXlRequestWidth,
+        pub width: crate::enums::Dimension,
     }
     impl HotshotXlRequest {
         pub fn builder() -> builder::HotshotXlRequest {
             Default::default()
         }
     }
-    ///Height of the animation in pixels.
-    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
+    ///Text describing the animation to generate; never empty (our reading).
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
     #[serde(transparent)]
-    pub struct HotshotXlRequestHeight(i64);
-    impl ::std::ops::Deref for HotshotXlRequestHeight {
-        type Target = i64;
-        fn deref(&self) -> &i64 {
+    pub struct HotshotXlRequestPrompt(::std::string::String);
+    impl ::std::ops::Deref for HotshotXlRequestPrompt {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
             &self.0
         }
     }
-    impl ::std::convert::From<HotshotXlRequestHeight> for i64 {
-        fn from(value: HotshotXlRequestHeight) -> Self {
+    impl ::std::convert::From<HotshotXlRequestPrompt> for ::std::string::String {
+        fn from(value: HotshotXlRequestPrompt) -> Self {
             value.0
         }
     }
-    impl ::std::default::Default for HotshotXlRequestHeight {
-        fn default() -> Self {
-            HotshotXlRequestHeight(384_i64)
-        }
-    }
-    impl ::std::convert::TryFrom<i64> for HotshotXlRequestHeight {
-        type Error = self::error::ConversionError;
-        fn try_from(value: i64) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if ![
-                256_i64, 320_i64, 384_i64, 448_i64, 512_i64, 576_i64, 640_i64, 672_i64, 704_i64,
-                768_i64, 832_i64, 896_i64, 960_i64, 1024_i64,
-            ]
-            .contains(&value)
-            {
-                Err("invalid value".into())
-            } else {
-                Ok(Self(value))
+    impl ::std::str::FromStr for HotshotXlRequestPrompt {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
             }
+            Ok(Self(value.to_string()))
         }
     }
-    impl<'de> ::serde::Deserialize<'de> for HotshotXlRequestHeight {
+    impl ::std::convert::TryFrom<&str> for HotshotXlRequestPrompt {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for HotshotXlRequestPrompt {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for HotshotXlRequestPrompt {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
         {
-            Self::try_from(<i64>::deserialize(deserializer)?)
-                .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///Diffusion sampler used for denoising.
@@ -189,50 +199,6 @@ pub mod types {
             HotshotXlRequestScheduler::EulerAncestralDiscreteScheduler
         }
     }
-    ///Width of the animation in pixels.
-    #[derive(::serde::Serialize, Clone, Debug, PartialEq)]
-    #[serde(transparent)]
-    pub struct HotshotXlRequestWidth(i64);
-    impl ::std::ops::Deref for HotshotXlRequestWidth {
-        type Target = i64;
-        fn deref(&self) -> &i64 {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<HotshotXlRequestWidth> for i64 {
-        fn from(value: HotshotXlRequestWidth) -> Self {
-            value.0
-        }
-    }
-    impl ::std::default::Default for HotshotXlRequestWidth {
-        fn default() -> Self {
-            HotshotXlRequestWidth(672_i64)
-        }
-    }
-    impl ::std::convert::TryFrom<i64> for HotshotXlRequestWidth {
-        type Error = self::error::ConversionError;
-        fn try_from(value: i64) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if ![
-                256_i64, 320_i64, 384_i64, 448_i64, 512_i64, 576_i64, 640_i64, 672_i64, 704_i64,
-                768_i64, 832_i64, 896_i64, 960_i64, 1024_i64,
-            ]
-            .contains(&value)
-            {
-                Err("invalid value".into())
-            } else {
-                Ok(Self(value))
-            }
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for HotshotXlRequestWidth {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            Self::try_from(<i64>::deserialize(deserializer)?)
-                .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
-        }
-    }
     /// Types for composing complex structures.
     pub mod builder {
         #[derive(Clone, Debug)]
@@ -277,15 +243,15 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct HotshotXlRequest {
-            height: ::std::result::Result<super::HotshotXlRequestHeight, ::std::string::String>,
+            height: ::std::result::Result<crate::enums::Dimension, ::std::string::String>,
             mp4: ::std::result::Result<bool, ::std::string::String>,
             negative_prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
-            prompt: ::std::result::Result<::std::string::String, ::std::string::String>,
+            prompt: ::std::result::Result<super::HotshotXlRequestPrompt, ::std::string::String>,
             scheduler:
                 ::std::result::Result<super::HotshotXlRequestScheduler, ::std::string::String>,
-            seed: ::std::result::Result<i64, ::std::string::String>,
+            seed: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
             steps: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
-            width: ::std::result::Result<super::HotshotXlRequestWidth, ::std::string::String>,
+            width: ::std::result::Result<crate::enums::Dimension, ::std::string::String>,
         }
         impl ::std::default::Default for HotshotXlRequest {
             fn default() -> Self {
@@ -295,7 +261,7 @@ pub mod types {
                     negative_prompt: Ok(super::defaults::hotshot_xl_request_negative_prompt()),
                     prompt: Err("no value supplied for prompt".to_string()),
                     scheduler: Ok(super::defaults::hotshot_xl_request_scheduler()),
-                    seed: Ok(super::defaults::default_u64::<i64, 6226>()),
+                    seed: Ok(Default::default()),
                     steps: Ok(super::defaults::default_nzu64::<::std::num::NonZeroU64, 30>()),
                     width: Ok(super::defaults::hotshot_xl_request_width()),
                 }
@@ -304,7 +270,7 @@ pub mod types {
         impl HotshotXlRequest {
             pub fn height<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::HotshotXlRequestHeight>,
+                T: ::std::convert::TryInto<crate::enums::Dimension>,
                 T::Error: ::std::fmt::Display,
             {
                 self.height = value
@@ -334,7 +300,7 @@ pub mod types {
             }
             pub fn prompt<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::string::String>,
+                T: ::std::convert::TryInto<super::HotshotXlRequestPrompt>,
                 T::Error: ::std::fmt::Display,
             {
                 self.prompt = value
@@ -354,7 +320,7 @@ pub mod types {
             }
             pub fn seed<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<i64>,
+                T: ::std::convert::TryInto<::std::option::Option<i64>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.seed = value
@@ -374,7 +340,7 @@ pub mod types {
             }
             pub fn width<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<super::HotshotXlRequestWidth>,
+                T: ::std::convert::TryInto<crate::enums::Dimension>,
                 T::Error: ::std::fmt::Display,
             {
                 self.width = value
@@ -417,13 +383,6 @@ pub mod types {
     }
     /// Generation of default values for serde.
     pub mod defaults {
-        pub(super) fn default_u64<T, const V: u64>() -> T
-        where
-            T: ::std::convert::TryFrom<u64>,
-            <T as ::std::convert::TryFrom<u64>>::Error: ::std::fmt::Debug,
-        {
-            T::try_from(V).unwrap()
-        }
         pub(super) fn default_nzu64<T, const V: u64>() -> T
         where
             T: ::std::convert::TryFrom<::std::num::NonZeroU64>,
@@ -431,8 +390,8 @@ pub mod types {
         {
             T::try_from(::std::num::NonZeroU64::try_from(V).unwrap()).unwrap()
         }
-        pub(super) fn hotshot_xl_request_height() -> super::HotshotXlRequestHeight {
-            super::HotshotXlRequestHeight(384_i64)
+        pub(super) fn hotshot_xl_request_height() -> crate::enums::Dimension {
+            ::serde_json::from_str::<crate::enums::Dimension>("384").unwrap()
         }
         pub(super) fn hotshot_xl_request_negative_prompt() -> ::std::string::String {
             "blurry".to_string()
@@ -440,8 +399,8 @@ pub mod types {
         pub(super) fn hotshot_xl_request_scheduler() -> super::HotshotXlRequestScheduler {
             super::HotshotXlRequestScheduler::EulerAncestralDiscreteScheduler
         }
-        pub(super) fn hotshot_xl_request_width() -> super::HotshotXlRequestWidth {
-            super::HotshotXlRequestWidth(672_i64)
+        pub(super) fn hotshot_xl_request_width() -> crate::enums::Dimension {
+            ::serde_json::from_str::<crate::enums::Dimension>("672").unwrap()
         }
     }
     /// Error types.
@@ -532,7 +491,14 @@ impl ClientInfo<::pixmill_spec::hooks::RequestHooks> for Client {
         &self.inner
     }
 }
-impl ClientHooks<::pixmill_spec::hooks::RequestHooks> for &Client {}
+const _: () = {
+    #[allow(dead_code)]
+    fn assert_client_hooks()
+    where
+        Client: ClientHooks<::pixmill_spec::hooks::RequestHooks>,
+    {
+    }
+};
 impl Client {
     /// Generate a short animation from a text prompt
     ///
@@ -641,7 +607,13 @@ pub mod builder {
                 406u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
+                429u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
                 500u16 => Err(Error::ErrorResponse(
+                    ResponseValue::from_response(response).await?,
+                )),
+                503u16 => Err(Error::ErrorResponse(
                     ResponseValue::from_response(response).await?,
                 )),
                 _ => Err(Error::UnexpectedResponse(response)),
@@ -652,4 +624,15 @@ pub mod builder {
 /// Items consumers will typically use such as the Client.
 pub mod prelude {
     pub use self::super::Client;
+}
+impl ClientHooks<::pixmill_spec::hooks::RequestHooks> for Client {
+    async fn exec(
+        &self,
+        request: reqwest::Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.inner
+            .execute(&self.client, request, info.operation_id)
+            .await
+    }
 }

@@ -16,7 +16,7 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
         ),
         entry::<crate::types::ErrorResponse>(
             "hotshot_xl",
-            "response 400, 401, 404, 405, 406, 500",
+            "response 400, 401, 404, 405, 406, 429, 500, 503",
             "ErrorResponse",
             "{\"error\":\"Not enough credits\"}",
         ),

@@ -8,11 +8,11 @@
 //!
 //! let client = Client::from_env()?; // PERFECT_CLIENT_ID, PERFECT_CLIENT_SECRET[, PERFECT_BASE_URL]
 //! let output = client.enhance("portrait.jpg", Scale::X2).send().await?.wait().await?;
-//! output.download_to("portrait-2x.jpg").await?;
+//! output.result()?.save("portrait-2x.jpg").await?;
 //!
 //! // A result feeds the next task without another upload.
 //! let cutout = client.background_removal(output.first().unwrap()).send().await?.wait().await?;
-//! cutout.download_to("cutout.png").await?;
+//! cutout.result()?.save("cutout.png").await?;
 //!
 //! let groups: Vec<_> = client.style_groups(Feature::HairStyle).try_collect().await?;
 //! # let _ = groups; Ok(()) }
@@ -21,152 +21,62 @@
 //! What the client takes care of:
 //!
 //! - **Auth.** The `id_token` is built from the client id and secret (RSA PKCS#1 v1.5), the
-//!   access token is cached, refreshed before its 2 hours run out and once on a 401;
-//!   concurrent callers share one refresh.
+//!   access token is cached, refreshed before its documented lifetime runs out and once on a
+//!   401; concurrent callers share one refresh.
 //! - **No double charge.** Every task gets a `request_id` unique within the client; a retried
 //!   run-task reuses it, and Perfect does not run (or charge) the same request twice.
-//! - **The 10-second rule.** [`Task::wait`] polls at Perfect's `polling_interval` and never lets
-//!   more than 7 s pass between polls (configurable with the loss window).
+//! - **The loss window.** [`Task::wait`] polls at Perfect's `polling_interval` and never lets
+//!   more than 70% of the documented window (the spec's `x-polling`) pass between polls.
 //! - **Rate budget.** Every request of a client and its clones passes one limiter for both
-//!   documented limits (100 a minute per token, 100 per 5 minutes per IP), and tasks wait for a
-//!   slot before submission when the budget could not keep more of them polled in time.
+//!   documented limits (the spec's `x-rate-limits`), and tasks wait for a slot before
+//!   submission when the budget could not keep more of them polled in time.
+//!
+//! # Features
+//!
+//! The twelve features, what each takes (files, settings), offers (output formats,
+//! catalogues) and which operations serve it are the spec's feature table
+//! ([`Feature::facts`]); one method per feature starts a task.
 
 mod auth;
 mod budget;
 mod task;
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::stream::BoxStream;
-use futures_util::{Stream, StreamExt as _};
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use pixmill_perfect_api as api;
-use pixmill_spec::InputLimits;
-use pixmill_spec::hooks::RequestHooks;
-use progenitor_client::ResponseValue;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use secrecy::{ExposeSecret as _, SecretString};
+use pixmill_spec::features::FeatureFacts;
+use secrecy::SecretString;
+use serde_json::{Map, Value, json};
 
-use crate::error::{Error, ErrorCode, Provider};
-use crate::image::{ImageFormat, ImageInfo, ImageInput, InputError, Loaded};
-use crate::retry::{Call, ErrorBody, Safety};
-use crate::settings::{CommonBuilder, Settings, common_builder_methods, env};
+use crate::client::{ClientBuilder as Builder, Core, env};
+use crate::error::{ConfigError, Error, ErrorCode, Provider};
+use crate::image::{ImageInput, InputError, Loaded};
+use crate::retry::{ErrorBody, Safety};
 
-pub use api::types::{Style, StyleGroup};
+pub use api::features::{Feature, OutputFormat};
+pub use api::types::{Scale, Style, StyleGroup};
 pub use budget::{RateLimit, RateLimits};
 pub use task::{
-    AgingInfo, EngineErrorCode, OutputFormat, ResultFile, Task, TaskOutput, TaskSnapshot,
-    TaskStatus,
+    AgingInfo, EngineErrorCode, FileRecord, ResultFile, Task, TaskOutput, TaskSnapshot, TaskStatus,
 };
-
-/// Perfect's production server.
-pub const DEFAULT_BASE_URL: &str = "https://yce-api-01.perfectcorp.com";
-
-/// How long Perfect keeps an unpolled task, per its document.
-pub const TASK_LOSS_WINDOW: Duration = Duration::from_secs(10);
 
 const PROVIDER: Provider = Provider::Perfect;
 
-/// The features of the API.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Feature {
-    /// AI Hairstyle Generator.
-    HairStyle,
-    /// AI Wig Generator.
-    Wig,
-    /// AI Hair Extension.
-    HairExtension,
-    /// AI Hair Bang Generator.
-    HairBang,
-    /// AI Hair Volume Generator.
-    HairVolume,
-    /// AI Aging Generator.
-    Aging,
-    /// AI Makeup Transfer.
-    MakeupTransfer,
-    /// AI Object Removal.
-    ObjectRemoval,
-    /// AI Photo Colorize.
-    Colorize,
-    /// AI Photo Background Removal.
-    BackgroundRemoval,
-    /// AI Photo Enhance.
-    Enhance,
-    /// AI Image Generator (text to image).
-    TextToImage,
-}
-
-impl Feature {
-    /// The name used in operation ids (`hair_style`, `background_removal`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            Feature::HairStyle => "hair_style",
-            Feature::Wig => "wig",
-            Feature::HairExtension => "hair_extension",
-            Feature::HairBang => "hair_bang",
-            Feature::HairVolume => "hair_volume",
-            Feature::Aging => "aging",
-            Feature::MakeupTransfer => "makeup_transfer",
-            Feature::ObjectRemoval => "object_removal",
-            Feature::Colorize => "colorize",
-            Feature::BackgroundRemoval => "background_removal",
-            Feature::Enhance => "enhance",
-            Feature::TextToImage => "text_to_image",
-        }
-    }
-
-    /// The documented limits on this feature's input files (none for text to image).
-    pub fn limits(self) -> Option<&'static InputLimits> {
-        use api::limits::*;
-        let sets = match self {
-            Feature::HairStyle => HAIR_STYLE_CREATE_FILE,
-            Feature::Wig => WIG_CREATE_FILE,
-            Feature::HairExtension => HAIR_EXTENSION_CREATE_FILE,
-            Feature::HairBang => HAIR_BANG_CREATE_FILE,
-            Feature::HairVolume => HAIR_VOLUME_CREATE_FILE,
-            Feature::Aging => AGING_CREATE_FILE,
-            Feature::MakeupTransfer => MAKEUP_TRANSFER_CREATE_FILE,
-            Feature::ObjectRemoval => OBJECT_REMOVAL_CREATE_FILE,
-            Feature::Colorize => COLORIZE_CREATE_FILE,
-            Feature::BackgroundRemoval => BACKGROUND_REMOVAL_CREATE_FILE,
-            Feature::Enhance => ENHANCE_CREATE_FILE,
-            Feature::TextToImage => &[],
-        };
-        sets.first()
-    }
-
-    /// Whether the feature has style groups and styles.
-    pub fn has_styles(self) -> bool {
-        matches!(
-            self,
-            Feature::HairStyle
-                | Feature::Wig
-                | Feature::HairExtension
-                | Feature::HairBang
-                | Feature::HairVolume
-                | Feature::TextToImage
-        )
-    }
-
-    fn outputs(self) -> &'static [OutputFormat] {
-        match self {
-            Feature::ObjectRemoval | Feature::Colorize | Feature::Enhance => {
-                &[OutputFormat::Jpg, OutputFormat::Webp]
-            }
-            Feature::BackgroundRemoval => &[OutputFormat::Png, OutputFormat::Webp],
-            _ => &[OutputFormat::Jpg],
-        }
-    }
-}
-
-impl fmt::Display for Feature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// How long Perfect keeps a task nobody polls: the shortest `lost_after` the spec states for
+/// any feature.
+pub fn task_loss_window() -> Option<Duration> {
+    Feature::ALL
+        .iter()
+        .flat_map(|feature| feature.facts().polling)
+        .filter_map(|rule| rule.lost_after)
+        .min()
 }
 
 /// A task input: an image to upload, or a file Perfect already has (a `file_id` from an
@@ -232,24 +142,148 @@ pub struct StyleChoice {
     pub style_id: i64,
 }
 
-/// Enhancement scale.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Scale {
-    /// Same size, enhanced.
-    X1,
-    /// Twice the width and height.
-    X2,
-    /// Four times the width and height.
-    X4,
+/// The credentials and options part of a Perfect [`ClientBuilder`].
+#[derive(Clone, Default)]
+pub struct Config {
+    client_id: Option<SecretString>,
+    client_secret: Option<SecretString>,
+    token_lifetime: Option<Duration>,
+    rate_limits: Option<RateLimits>,
+    loss_window: Option<Duration>,
 }
 
-impl Scale {
-    fn factor(self) -> i32 {
-        match self {
-            Scale::X1 => 1,
-            Scale::X2 => 2,
-            Scale::X4 => 4,
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |set: bool| set.then_some("[redacted]");
+        f.debug_struct("perfect::Config")
+            .field("client_id", &redacted(self.client_id.is_some()))
+            .field("client_secret", &redacted(self.client_secret.is_some()))
+            .field("token_lifetime", &self.token_lifetime)
+            .field("rate_limits", &self.rate_limits)
+            .field("loss_window", &self.loss_window)
+            .finish()
+    }
+}
+
+/// Builds a Perfect [`Client`] (see [`crate::ClientBuilder`] for the shared settings).
+///
+/// ```
+/// use std::time::Duration;
+/// use pixmill::perfect::{Client, RateLimit, RateLimits};
+/// # fn secret() -> String { String::new() }
+///
+/// let builder = Client::builder()
+///     .client_id("my-client-id")
+///     .client_secret(secret())
+///     .rate_limits(RateLimits {
+///         per_token: Some(RateLimit::new(100, Duration::from_secs(60))),
+///         per_ip: None, // behind a pool of egress addresses
+///     });
+/// # let _ = builder;
+/// ```
+pub type ClientBuilder = Builder<Config>;
+
+impl Builder<Config> {
+    /// The client id (Perfect's "API key"); treated as a secret.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.config.client_id = Some(SecretString::from(id.into()));
+        self
+    }
+
+    /// The client secret: a base64 DER SubjectPublicKeyInfo RSA public key.
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.config.client_secret = Some(SecretString::from(secret.into()));
+        self
+    }
+
+    /// How long an access token lasts (by default the spec's documented lifetime); it is
+    /// refreshed shortly before.
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.token_lifetime = Some(lifetime);
+        self
+    }
+
+    /// The client-side rate budget (default: the documented limits).
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.config.rate_limits = Some(limits);
+        self
+    }
+
+    /// How long Perfect keeps a task that is not polled (default [`task_loss_window`]);
+    /// polls are at most 70% of it apart.
+    pub fn task_loss_window(mut self, window: Duration) -> Self {
+        self.config.loss_window = Some(window);
+        self
+    }
+
+    /// A builder from `PERFECT_CLIENT_ID`, `PERFECT_CLIENT_SECRET` and, when set,
+    /// `PERFECT_BASE_URL`.
+    pub fn from_env() -> Result<Self, Error> {
+        let id =
+            env("PERFECT_CLIENT_ID").ok_or(ConfigError::MissingVariable("PERFECT_CLIENT_ID"))?;
+        let secret = env("PERFECT_CLIENT_SECRET")
+            .ok_or(ConfigError::MissingVariable("PERFECT_CLIENT_SECRET"))?;
+        let mut builder = Builder::<Config>::default()
+            .client_id(id)
+            .client_secret(secret);
+        if let Some(url) = env("PERFECT_BASE_URL") {
+            builder = builder.base_url(url);
         }
+        Ok(builder)
+    }
+
+    /// Builds the client. Fails without a client id and secret, or with a secret that is not
+    /// an RSA public key.
+    pub fn build(self) -> Result<Client, Error> {
+        let config = self.config;
+        let client_id = config
+            .client_id
+            .ok_or(ConfigError::MissingSetting("a Perfect client id"))?;
+        let secret = config
+            .client_secret
+            .ok_or(ConfigError::MissingSetting("a Perfect client secret"))?;
+        let key = auth::public_key(&secret)?;
+        let settings = self.common.settings(api::service::SERVER_URL)?;
+        let loss_window = config
+            .loss_window
+            .or_else(task_loss_window)
+            .ok_or_else(|| ConfigError::Invalid("the spec states no task loss window".into()))?;
+        let poll_gap = loss_window.mul_f64(0.7);
+        let budget = Arc::new(budget::Budget::new(
+            config.rate_limits.unwrap_or_default(),
+            poll_gap,
+        ));
+        // The token exchange carries no token, but counts against the per-IP budget.
+        let auth_core = Core::new(
+            PROVIDER,
+            settings.clone(),
+            Arc::new(auth::BudgetOnly(budget.clone())),
+        );
+        let tokens = Arc::new(auth::Tokens::new(
+            auth_core,
+            client_id,
+            key,
+            config
+                .token_lifetime
+                .unwrap_or(api::service::auth::TOKEN_LIFETIME),
+            budget.clone(),
+        ));
+        let core = Core::new(PROVIDER, settings, tokens);
+        let api = api::Client::new_with_client(core.base_url(), core.http().clone(), core.hooks());
+        // Starting from the clock keeps ids increasing across restarts of the same client id.
+        let first_request_id = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        Ok(Client {
+            inner: Arc::new(Inner {
+                core,
+                api,
+                budget,
+                next_request_id: AtomicI64::new(first_request_id),
+                poll_gap,
+            }),
+        })
     }
 }
 
@@ -261,9 +295,8 @@ pub struct Client {
 }
 
 struct Inner {
+    core: Core,
     api: api::Client,
-    settings: Settings,
-    tokens: Arc<auth::Tokens>,
     budget: Arc<budget::Budget>,
     next_request_id: AtomicI64,
     poll_gap: Duration,
@@ -271,11 +304,7 @@ struct Inner {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("perfect::Client")
-            .field("base_url", &self.inner.settings.base_url)
-            .field("client_secret", &"[redacted]")
-            .field("task_capacity", &self.inner.budget.capacity())
-            .finish()
+        self.inner.core.debug(f, "perfect::Client")
     }
 }
 
@@ -294,15 +323,7 @@ impl Client {
     /// A client from `PERFECT_CLIENT_ID`, `PERFECT_CLIENT_SECRET` and, when set,
     /// `PERFECT_BASE_URL`.
     pub fn from_env() -> Result<Client, Error> {
-        let id = env("PERFECT_CLIENT_ID")
-            .ok_or_else(|| Error::Config("PERFECT_CLIENT_ID is not set".into()))?;
-        let secret = env("PERFECT_CLIENT_SECRET")
-            .ok_or_else(|| Error::Config("PERFECT_CLIENT_SECRET is not set".into()))?;
-        let mut builder = Client::builder().client_id(id).client_secret(secret);
-        if let Some(url) = env("PERFECT_BASE_URL") {
-            builder = builder.base_url(url);
-        }
-        builder.build()
+        ClientBuilder::from_env()?.build()
     }
 
     /// A builder for every setting.
@@ -324,33 +345,45 @@ impl Client {
 
     /// Hairstyle try-on with a style from the catalogue.
     pub fn hair_style(&self, input: impl Into<Input>, style: StyleChoice) -> TaskRequest {
-        self.request(Feature::HairStyle, vec![input.into()], Params::Style(style))
-    }
-
-    /// Wig try-on.
-    pub fn wig(&self, input: impl Into<Input>, style: StyleChoice) -> TaskRequest {
-        self.request(Feature::Wig, vec![input.into()], Params::Style(style))
-    }
-
-    /// Hair extension.
-    pub fn hair_extension(&self, input: impl Into<Input>, style: StyleChoice) -> TaskRequest {
         self.request(
-            Feature::HairExtension,
-            vec![input.into()],
+            Feature::HairStyle,
+            vec![("src", input.into())],
             Params::Style(style),
         )
     }
 
-    /// Bangs.
-    pub fn hair_bang(&self, input: impl Into<Input>, style: StyleChoice) -> TaskRequest {
-        self.request(Feature::HairBang, vec![input.into()], Params::Style(style))
+    /// Wig try-on with a style from the catalogue.
+    pub fn wig(&self, input: impl Into<Input>, style: StyleChoice) -> TaskRequest {
+        self.request(
+            Feature::Wig,
+            vec![("src", input.into())],
+            Params::Style(style),
+        )
     }
 
-    /// Hair volume.
+    /// Hair extension with a style from the catalogue.
+    pub fn hair_extension(&self, input: impl Into<Input>, style: StyleChoice) -> TaskRequest {
+        self.request(
+            Feature::HairExtension,
+            vec![("src", input.into())],
+            Params::Style(style),
+        )
+    }
+
+    /// Bangs with a style from the catalogue.
+    pub fn hair_bang(&self, input: impl Into<Input>, style: StyleChoice) -> TaskRequest {
+        self.request(
+            Feature::HairBang,
+            vec![("src", input.into())],
+            Params::Style(style),
+        )
+    }
+
+    /// Hair volume with a style from the catalogue.
     pub fn hair_volume(&self, input: impl Into<Input>, style: StyleChoice) -> TaskRequest {
         self.request(
             Feature::HairVolume,
-            vec![input.into()],
+            vec![("src", input.into())],
             Params::Style(style),
         )
     }
@@ -358,7 +391,7 @@ impl Client {
     /// A series of the same face at different ages ([`TaskOutput::files`] with `res_age`,
     /// and [`TaskOutput::aging`]).
     pub fn aging(&self, input: impl Into<Input>) -> TaskRequest {
-        self.request(Feature::Aging, vec![input.into()], Params::None)
+        self.request(Feature::Aging, vec![("src", input.into())], Params::None)
     }
 
     /// Applies the makeup of `reference` to `input`.
@@ -369,7 +402,7 @@ impl Client {
     ) -> TaskRequest {
         self.request(
             Feature::MakeupTransfer,
-            vec![input.into(), reference.into()],
+            vec![("src", input.into()), ("ref", reference.into())],
             Params::None,
         )
     }
@@ -378,24 +411,32 @@ impl Client {
     pub fn object_removal(&self, input: impl Into<Input>, mask: impl Into<Input>) -> TaskRequest {
         self.request(
             Feature::ObjectRemoval,
-            vec![input.into(), mask.into()],
+            vec![("src", input.into()), ("mask", mask.into())],
             Params::None,
         )
     }
 
     /// Colourizes a black-and-white photo.
     pub fn colorize(&self, input: impl Into<Input>) -> TaskRequest {
-        self.request(Feature::Colorize, vec![input.into()], Params::None)
+        self.request(Feature::Colorize, vec![("src", input.into())], Params::None)
     }
 
-    /// Removes the background (PNG with transparency by default, or WebP).
+    /// Removes the background (a format with transparency; see [`TaskRequest::output`]).
     pub fn background_removal(&self, input: impl Into<Input>) -> TaskRequest {
-        self.request(Feature::BackgroundRemoval, vec![input.into()], Params::None)
+        self.request(
+            Feature::BackgroundRemoval,
+            vec![("src", input.into())],
+            Params::None,
+        )
     }
 
     /// Enhances and upscales.
     pub fn enhance(&self, input: impl Into<Input>, scale: Scale) -> TaskRequest {
-        self.request(Feature::Enhance, vec![input.into()], Params::Scale(scale))
+        self.request(
+            Feature::Enhance,
+            vec![("src", input.into())],
+            Params::Scale(scale),
+        )
     }
 
     /// Generates an image from a prompt in a style of the text-to-image catalogue.
@@ -413,12 +454,17 @@ impl Client {
             client: self.clone(),
             feature,
             id: task_id.into(),
-            request_id: -1,
+            request_id: None,
             slot: std::sync::Mutex::new(None),
         }
     }
 
-    fn request(&self, feature: Feature, inputs: Vec<Input>, params: Params) -> TaskRequest {
+    fn request(
+        &self,
+        feature: Feature,
+        inputs: Vec<(&'static str, Input)>,
+        params: Params,
+    ) -> TaskRequest {
         TaskRequest {
             client: self.clone(),
             feature,
@@ -428,168 +474,78 @@ impl Client {
         }
     }
 
-    /// Runs an authenticated call: the token is fetched (and refreshed) first; a 401 drops it
-    /// and the call is repeated once with a new one.
-    async fn call<T, F, Fut>(
-        &self,
-        operation: &'static str,
-        safety: Safety,
-        mut send: F,
-    ) -> Result<ResponseValue<T>, Error>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<
-                Output = Result<ResponseValue<T>, progenitor_client::Error<api::types::Error>>,
-            >,
-    {
-        let call = Call {
-            provider: PROVIDER,
-            operation,
-            safety,
-        };
-        let generation = self.inner.tokens.get().await?;
-        match call.run(&self.inner.settings.retry, &mut send).await {
-            Err(Error::Api { status: 401, .. }) => {
-                self.inner.tokens.invalidate(generation).await;
-                self.inner.tokens.get().await?;
-                call.run(&self.inner.settings.retry, &mut send).await
-            }
-            other => other,
-        }
-    }
-
     /// Uploads an image for `feature` after checking its documented limits; returns the
     /// `file_id`. Creating the file is free and the upload overwrites itself, so both are
     /// retried on 429, 5xx and connection failures.
     pub async fn upload(&self, feature: Feature, input: &ImageInput) -> Result<String, Error> {
         let loaded = input.load().await?;
-        self.check_limits(feature, &loaded.info)?;
+        check_limits(feature, &loaded)?;
         self.upload_loaded(feature, &loaded).await
     }
 
-    fn check_limits(&self, feature: Feature, info: &ImageInfo) -> Result<(), Error> {
-        let operation = "create_file";
-        if let Some(limits) = feature.limits() {
-            info.check(operation, limits, 1)?;
-        }
-        Ok(())
-    }
-
     async fn upload_loaded(&self, feature: Feature, loaded: &Loaded) -> Result<String, Error> {
-        let mime = match (feature, loaded.info.format) {
-            (_, ImageFormat::Jpeg) => "image/jpeg",
-            (_, ImageFormat::Png) => "image/png",
-            (Feature::MakeupTransfer, ImageFormat::Tiff) => "image/tiff",
-            (Feature::MakeupTransfer, ImageFormat::Gif) => "image/gif",
-            (_, other) => {
-                return Err(InputError::Unsupported(format!(
-                    "Perfect's {feature} upload does not take {other} files"
+        let facts = feature.facts();
+        let format = loaded.info.format;
+        // The format's own MIME type when the upload lists it, else an alias it lists.
+        let content_type = facts
+            .upload_types
+            .iter()
+            .find(|mime| mime.eq_ignore_ascii_case(format.mime()))
+            .or_else(|| {
+                facts
+                    .upload_types
+                    .iter()
+                    .find(|mime| format.matches_mime(mime))
+            })
+            .ok_or_else(|| {
+                InputError::Unsupported(format!(
+                    "Perfect's {feature} upload takes {}, not {format} files",
+                    if facts.upload_types.is_empty() {
+                        "no file"
+                    } else {
+                        ""
+                    }
+                    .to_string()
+                        + &facts.upload_types.join(", ")
                 ))
-                .into());
-            }
-        };
-        let name = loaded.file_name.clone();
+            })?;
+        let body =
+            json!({"files": [{"content_type": content_type, "file_name": loaded.file_name}]});
         let api = &self.inner.api;
-        let answer = self
+        let core = &self.inner.core;
+        let answer = core
             .call("create_file", Safety::Idempotent, || {
-                let name = name.clone();
-                async move {
-                    if feature == Feature::MakeupTransfer {
-                        let content_type = serde_json::from_value(serde_json::Value::from(mime))
-                            .map_err(|e| progenitor_client::Error::InvalidRequest(e.to_string()))?;
-                        let body = api::types::MakeupTransferCreateFileRequest {
-                            files: vec![api::types::MakeupTransferFileRequest {
-                                content_type,
-                                file_name: name,
-                            }],
-                        };
-                        return api.makeup_transfer_create_file().body(body).send().await;
-                    }
-                    let content_type = serde_json::from_value(serde_json::Value::from(mime))
-                        .map_err(|e| progenitor_client::Error::InvalidRequest(e.to_string()))?;
-                    let body = api::types::CreateFileRequest {
-                        files: vec![api::types::FileRequest {
-                            content_type,
-                            file_name: name,
-                        }],
-                    };
-                    match feature {
-                        Feature::HairStyle => api.hair_style_create_file().body(body).send().await,
-                        Feature::Wig => api.wig_create_file().body(body).send().await,
-                        Feature::HairExtension => {
-                            api.hair_extension_create_file().body(body).send().await
-                        }
-                        Feature::HairBang => api.hair_bang_create_file().body(body).send().await,
-                        Feature::HairVolume => {
-                            api.hair_volume_create_file().body(body).send().await
-                        }
-                        Feature::Aging => api.aging_create_file().body(body).send().await,
-                        Feature::ObjectRemoval => {
-                            api.object_removal_create_file().body(body).send().await
-                        }
-                        Feature::Colorize => api.colorize_create_file().body(body).send().await,
-                        Feature::BackgroundRemoval => {
-                            api.background_removal_create_file().body(body).send().await
-                        }
-                        Feature::Enhance => api.enhance_create_file().body(body).send().await,
-                        Feature::MakeupTransfer | Feature::TextToImage => {
-                            Err(progenitor_client::Error::InvalidRequest(format!(
-                                "{feature} takes no uploaded file"
-                            )))
-                        }
-                    }
-                }
+                feature.create_file(api, body.clone())
             })
             .await?
             .into_inner();
-        let file =
-            answer
-                .result
-                .files
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::InvalidResponse {
-                    provider: PROVIDER,
-                    operation: "create_file",
-                    status: Some(200),
-                    reason: "no file in the answer".into(),
-                    excerpt: String::new(),
-                })?;
+        let invalid = |reason: String| {
+            core.call_for("create_file", Safety::Idempotent)
+                .invalid(Some(200), reason, &[])
+        };
+        let file = answer
+            .result
+            .files
+            .into_iter()
+            .next()
+            .ok_or_else(|| invalid("no file in the answer".into()))?;
         let request = file
             .requests
             .first()
-            .ok_or_else(|| Error::InvalidResponse {
-                provider: PROVIDER,
-                operation: "create_file",
-                status: Some(200),
-                reason: "no upload request in the answer".into(),
-                excerpt: String::new(),
-            })?;
-        let method = reqwest::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
-            Error::InvalidResponse {
-                provider: PROVIDER,
-                operation: "create_file",
-                status: Some(200),
-                reason: format!("`{}` is not an HTTP method", request.method),
-                excerpt: String::new(),
-            }
-        })?;
-        let http = &self.inner.settings.http;
+            .ok_or_else(|| invalid("no upload request in the answer".into()))?;
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| invalid(format!("`{}` is not an HTTP method", request.method)))?;
         // Exactly the returned headers: the upload URL is signed for them. Repeating the upload
         // overwrites the same file, so it is retried like a read.
-        Call {
-            provider: PROVIDER,
-            operation: "upload",
-            safety: Safety::Idempotent,
-        }
-        .run_plain(&self.inner.settings.retry, || {
-            let mut upload = http
+        core.send("upload", Safety::Idempotent, || {
+            let mut upload = core
+                .http()
                 .request(method.clone(), &request.url)
                 .body(loaded.bytes.clone());
             for (name, value) in &request.headers {
                 upload = upload.header(name.as_str(), value.as_str());
             }
-            upload.send()
+            upload
         })
         .await?;
         Ok(file.file_id)
@@ -600,142 +556,28 @@ impl Client {
         feature: Feature,
         task_id: &str,
     ) -> Result<TaskSnapshot, Error> {
-        // The error type is the generated client's; it is converted right after.
-        #[allow(clippy::result_large_err)]
-        fn snapshot<T: Into<TaskSnapshot>>(
-            answer: Result<ResponseValue<T>, progenitor_client::Error<api::types::Error>>,
-        ) -> Result<ResponseValue<TaskSnapshot>, progenitor_client::Error<api::types::Error>>
-        {
-            answer.map(|value| {
-                let status = value.status();
-                let headers = value.headers().clone();
-                ResponseValue::new(value.into_inner().into(), status, headers)
-            })
-        }
         let api = &self.inner.api;
         let answer = self
-            .call("check_status", Safety::Idempotent, || async move {
-                match feature {
-                    Feature::HairStyle => snapshot(
-                        api.hair_style_check_status()
-                            .task_id(task_id)
-                            .send()
-                            .await
-                            .map(|v| map(v, |r| r.result)),
-                    ),
-                    Feature::Wig => snapshot(
-                        api.wig_check_status()
-                            .task_id(task_id)
-                            .send()
-                            .await
-                            .map(|v| map(v, |r| r.result)),
-                    ),
-                    Feature::HairExtension => snapshot(
-                        api.hair_extension_check_status()
-                            .task_id(task_id)
-                            .send()
-                            .await
-                            .map(|v| map(v, |r| r.result)),
-                    ),
-                    Feature::HairBang => snapshot(
-                        api.hair_bang_check_status()
-                            .task_id(task_id)
-                            .send()
-                            .await
-                            .map(|v| map(v, |r| r.result)),
-                    ),
-                    Feature::HairVolume => snapshot(
-                        api.hair_volume_check_status()
-                            .task_id(task_id)
-                            .send()
-                            .await
-                            .map(|v| map(v, |r| r.result)),
-                    ),
-                    Feature::Aging => snapshot(
-                        api.aging_check_status()
-                            .task_id(task_id)
-                            .send()
-                            .await
-                            .map(|v| map(v, |r| r.result)),
-                    ),
-                    Feature::MakeupTransfer => snapshot(
-                        api.makeup_transfer_check_status()
-                            .task_id(task_id)
-                            .send()
-                            .await
-                            .map(|v| map(v, |r| r.result)),
-                    ),
-                    Feature::ObjectRemoval => snapshot(
-                        api.object_removal_check_status()
-                            .task_id(task_id)
-                            .send()
-                            .await
-                            .map(|v| map(v, |r| r.result)),
-                    ),
-                    Feature::Colorize => snapshot(
-                        api.colorize_check_status()
-                            .task_id(task_id)
-                            .send()
-                            .await
-                            .map(|v| map(v, |r| r.result)),
-                    ),
-                    Feature::BackgroundRemoval => snapshot(
-                        api.background_removal_check_status()
-                            .task_id(task_id)
-                            .send()
-                            .await
-                            .map(|v| map(v, |r| r.result)),
-                    ),
-                    Feature::Enhance => snapshot(
-                        api.enhance_check_status()
-                            .task_id(task_id)
-                            .send()
-                            .await
-                            .map(|v| map(v, |r| r.result)),
-                    ),
-                    Feature::TextToImage => snapshot(
-                        api.text_to_image_check_status()
-                            .task_id(task_id)
-                            .send()
-                            .await
-                            .map(|v| map(v, |r| r.result)),
-                    ),
-                }
+            .inner
+            .core
+            .call("check_status", Safety::Idempotent, || {
+                feature.check_status(api, task_id.to_string())
             })
             .await?;
-        Ok(answer.into_inner())
+        Ok(TaskSnapshot::from(answer.into_inner()))
     }
 
-    /// Every style group of `feature`, page by page (20 per page), as a stream. Each page is a
-    /// read: retried on 429, 5xx and connection failures.
+    /// Every style group of `feature`, page by page (the documented largest page), as a
+    /// stream. Each page is a read: retried on 429, 5xx and connection failures. A feature
+    /// without a style catalogue yields one [`Error::Unsupported`].
     pub fn style_groups(&self, feature: Feature) -> BoxStream<'_, Result<StyleGroup, Error>> {
         self.pages(feature, move |client, token| async move {
             let api = &client.inner.api;
             let answer = client
+                .inner
+                .core
                 .call("list_style_groups", Safety::Idempotent, || {
-                    let token = token.clone();
-                    async move {
-                        macro_rules! list {
-                            ($method:ident) => {{
-                                let mut request = api.$method().page_size(PAGE_SIZE);
-                                if let Some(token) = &token {
-                                    request = request.starting_token(token);
-                                }
-                                request.send().await
-                            }};
-                        }
-                        match feature {
-                            Feature::HairStyle => list!(hair_style_list_style_groups),
-                            Feature::Wig => list!(wig_list_style_groups),
-                            Feature::HairExtension => list!(hair_extension_list_style_groups),
-                            Feature::HairBang => list!(hair_bang_list_style_groups),
-                            Feature::HairVolume => list!(hair_volume_list_style_groups),
-                            Feature::TextToImage => list!(text_to_image_list_style_groups),
-                            other => Err(progenitor_client::Error::InvalidRequest(format!(
-                                "{other} has no style catalogue"
-                            ))),
-                        }
-                    }
+                    feature.list_style_groups(api, page_size(), token.clone())
                 })
                 .await?
                 .into_inner();
@@ -753,33 +595,10 @@ impl Client {
         self.pages(feature, move |client, token| async move {
             let api = &client.inner.api;
             let answer = client
+                .inner
+                .core
                 .call("list_styles", Safety::Idempotent, || {
-                    let token = token.clone();
-                    async move {
-                        macro_rules! list {
-                            ($method:ident) => {{
-                                let mut request = api.$method().page_size(PAGE_SIZE);
-                                if let Some(token) = &token {
-                                    request = request.starting_token(token);
-                                }
-                                if let Some(group) = group_id {
-                                    request = request.style_group_id(group);
-                                }
-                                request.send().await
-                            }};
-                        }
-                        match feature {
-                            Feature::HairStyle => list!(hair_style_list_styles),
-                            Feature::Wig => list!(wig_list_styles),
-                            Feature::HairExtension => list!(hair_extension_list_styles),
-                            Feature::HairBang => list!(hair_bang_list_styles),
-                            Feature::HairVolume => list!(hair_volume_list_styles),
-                            Feature::TextToImage => list!(text_to_image_list_styles),
-                            other => Err(progenitor_client::Error::InvalidRequest(format!(
-                                "{other} has no style catalogue"
-                            ))),
-                        }
-                    }
+                    feature.list_styles(api, page_size(), token.clone(), group_id)
                 })
                 .await?
                 .into_inner();
@@ -803,8 +622,12 @@ impl Client {
         let pages = futures_util::stream::try_unfold(Cursor::Start, move |cursor| {
             let fetch = fetch.clone();
             async move {
-                if !feature.has_styles() {
-                    return Err(Error::Config(format!("{feature} has no style catalogue")));
+                if feature.facts().catalogue.is_none() {
+                    return Err(Error::Unsupported {
+                        provider: PROVIDER,
+                        option: format!("list styles of {feature}"),
+                        reason: "the feature has no style catalogue".into(),
+                    });
                 }
                 let token = match cursor {
                     Cursor::Done => return Ok(None),
@@ -820,35 +643,25 @@ impl Client {
                 Ok(Some((items, next)))
             }
         });
-        futures_util::TryStreamExt::map_ok(pages, |items| {
-            futures_util::stream::iter(items.into_iter().map(Ok))
-        })
-        .try_flatten_items()
-        .boxed()
+        pages
+            .map_ok(|items| futures_util::stream::iter(items.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
     }
 }
 
-/// Page size for catalogue listings: the documented maximum.
-const PAGE_SIZE: u32 = 20;
-
-fn map<T, U>(value: ResponseValue<T>, f: impl FnOnce(T) -> U) -> ResponseValue<U> {
-    let status = value.status();
-    let headers = value.headers().clone();
-    ResponseValue::new(f(value.into_inner()), status, headers)
+/// Catalogue pages as large as the spec allows.
+fn page_size() -> Option<NonZeroU32> {
+    u32::try_from(api::constants::parameters::PAGE_SIZE_MAXIMUM)
+        .ok()
+        .and_then(NonZeroU32::new)
 }
 
-trait TryFlattenItems<T>: Sized {
-    fn try_flatten_items(self) -> impl Stream<Item = Result<T, Error>>;
-}
-
-impl<S, I, T> TryFlattenItems<T> for S
-where
-    S: Stream<Item = Result<I, Error>>,
-    I: Stream<Item = Result<T, Error>>,
-{
-    fn try_flatten_items(self) -> impl Stream<Item = Result<T, Error>> {
-        futures_util::TryStreamExt::try_flatten(self)
+fn check_limits(feature: Feature, loaded: &Loaded) -> Result<(), Error> {
+    if let Some(limits) = feature.facts().limits.first() {
+        loaded.info.check("create_file", limits, 1)?;
     }
+    Ok(())
 }
 
 impl ErrorBody for api::types::Error {
@@ -860,7 +673,7 @@ impl ErrorBody for api::types::Error {
     }
 }
 
-/// What a feature needs besides its files.
+/// What a feature needs besides its files, as the spec's parameter types.
 #[derive(Clone, Debug)]
 enum Params {
     None,
@@ -869,19 +682,51 @@ enum Params {
     Prompt(String, StyleChoice),
 }
 
+impl Params {
+    /// The action's `params` object, built through the generated types.
+    fn to_json(&self) -> Result<Option<Value>, Error> {
+        let invalid = |e: String| Error::from(InputError::Request(e));
+        let value = match self {
+            Params::None => return Ok(None),
+            Params::Style(choice) => serde_json::to_value(api::types::StyleParams {
+                style_group_id: choice.group_id,
+                style_ids: [choice.style_id],
+            }),
+            Params::Scale(scale) => {
+                serde_json::to_value(api::types::EnhanceParams { scale: *scale })
+            }
+            Params::Prompt(prompt, choice) => {
+                let params = api::types::TextToImageParams::try_from(
+                    api::types::TextToImageParams::builder()
+                        .prompt(prompt.clone())
+                        .style_group_id(choice.group_id)
+                        .style_ids([choice.style_id]),
+                )
+                .map_err(|e| invalid(format!("text_to_image: {e}")))?;
+                serde_json::to_value(params)
+            }
+        };
+        value.map(Some).map_err(|e| invalid(e.to_string()))
+    }
+}
+
 /// A task to configure and submit. From the feature methods of [`Client`].
 #[derive(Debug)]
 #[must_use = "nothing is sent until `send()`"]
 pub struct TaskRequest {
     client: Client,
     feature: Feature,
-    inputs: Vec<Input>,
+    inputs: Vec<(&'static str, Input)>,
     params: Params,
     output: Option<OutputFormat>,
 }
 
+/// The one action of a task; its id is echoed in the results.
+const ACTION_ID: i64 = 0;
+
 impl TaskRequest {
-    /// The output format, among those the feature offers (checked in `send()`).
+    /// The output format, among those the feature offers ([`Feature::outputs`]; checked in
+    /// `send()`).
     pub fn output(mut self, format: OutputFormat) -> Self {
         self.output = Some(format);
         self
@@ -899,74 +744,52 @@ impl TaskRequest {
             params,
             output,
         } = self;
+        let facts = feature.facts();
         if let Some(format) = output
             && !feature.outputs().contains(&format)
         {
             return Err(InputError::OutOfRange {
                 field: "output",
-                expected: format!(
-                    "one of {}",
-                    feature
-                        .outputs()
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                expected: format!("one of {}", facts.outputs.join(", ")),
                 actual: format.to_string(),
             }
             .into());
         }
-        if let Params::Prompt(prompt, _) = &params
-            && prompt.trim().is_empty()
-        {
-            return Err(InputError::OutOfRange {
-                field: "prompt",
-                expected: "a non-empty text".into(),
-                actual: "an empty text".into(),
-            }
-            .into());
-        }
+        let params = params.to_json()?;
+        check_params(feature, params.as_ref())?;
+        check_slots(feature, &inputs)?;
         // Check every local input before uploading any, so bad input costs nothing.
         let mut loaded = Vec::with_capacity(inputs.len());
-        for input in &inputs {
+        for (slot, input) in &inputs {
             loaded.push(match input {
                 Input::Image(image) => {
                     let file = image.load().await?;
-                    client.check_limits(feature, &file.info)?;
-                    Some(file)
+                    check_limits(feature, &file)?;
+                    Some((*slot, file))
                 }
                 Input::File(_) => None,
             });
         }
-        if feature == Feature::ObjectRemoval
-            && let [Some(image), Some(mask)] = loaded.as_slice()
-            && (image.info.width, image.info.height) != (mask.info.width, mask.info.height)
-        {
-            return Err(InputError::OutOfRange {
-                field: "mask",
-                expected: format!(
-                    "the image's size, {}x{}",
-                    image.info.width, image.info.height
-                ),
-                actual: format!("{}x{}", mask.info.width, mask.info.height),
-            }
-            .into());
-        }
-        let mut ids = Vec::with_capacity(inputs.len());
-        for (input, file) in inputs.iter().zip(&loaded) {
-            ids.push(match (input, file) {
-                (_, Some(file)) => client.upload_loaded(feature, file).await?,
+        check_mask_size(&loaded)?;
+        let mut ids: Vec<(&'static str, String)> = Vec::with_capacity(inputs.len());
+        for ((slot, input), file) in inputs.iter().zip(&loaded) {
+            let id = match (input, file) {
+                (_, Some((_, file))) => client.upload_loaded(feature, file).await?,
                 (Input::File(id), None) => id.clone(),
                 (Input::Image(_), None) => unreachable!("every image input was loaded above"),
-            });
+            };
+            ids.push((slot, id));
         }
         let slot = client.inner.budget.task_slot().await;
         let request_id = client.inner.next_request_id.fetch_add(1, Ordering::Relaxed);
-        let body = RunBody::new(feature, request_id, &ids, &params, output)?;
+        let body = run_body(facts, request_id, &ids, params, output);
         let api = &client.inner.api;
         let answer = client
-            .call("run_task", Safety::Idempotent, || body.send(api))
+            .inner
+            .core
+            .call("run_task", Safety::Idempotent, || {
+                feature.run_task(api, body.clone())
+            })
             .await?
             .into_inner();
         let task_id = answer.result.task_id;
@@ -975,361 +798,208 @@ impl TaskRequest {
             client: client.clone(),
             feature,
             id: task_id,
-            request_id,
+            request_id: Some(request_id),
             slot: std::sync::Mutex::new(Some(slot)),
         })
     }
 }
 
-/// A run-task body, one variant per request type.
-#[derive(Clone, Debug)]
-enum RunBody {
-    HairStyle(api::types::StyleRunTaskRequest),
-    Wig(api::types::StyleRunTaskRequest),
-    HairExtension(api::types::HairEditRunTaskRequest),
-    HairBang(api::types::HairEditRunTaskRequest),
-    HairVolume(api::types::HairEditRunTaskRequest),
-    Aging(api::types::AgingRunTaskRequest),
-    MakeupTransfer(api::types::MakeupTransferRunTaskRequest),
-    ObjectRemoval(api::types::ObjectRemovalRunTaskRequest),
-    Colorize(api::types::ColorizeRunTaskRequest),
-    BackgroundRemoval(api::types::BackgroundRemovalRunTaskRequest),
-    Enhance(api::types::EnhanceRunTaskRequest),
-    TextToImage(api::types::TextToImageRunTaskRequest),
+/// The settings must be exactly those the spec gives the feature's action.
+fn check_params(feature: Feature, params: Option<&Value>) -> Result<(), Error> {
+    let mut given: Vec<&str> = params
+        .and_then(Value::as_object)
+        .map(|map| map.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let mut expected: Vec<&str> = feature.facts().params.to_vec();
+    given.sort_unstable();
+    expected.sort_unstable();
+    if given == expected {
+        return Ok(());
+    }
+    Err(Error::Unsupported {
+        provider: PROVIDER,
+        option: format!("run {feature} with settings {given:?}"),
+        reason: format!("the spec gives it {expected:?}"),
+    })
 }
 
-/// The one action of a task; its id is echoed in the results.
-const ACTION_ID: i32 = 0;
-
-impl RunBody {
-    fn new(
-        feature: Feature,
-        request_id: i64,
-        ids: &[String],
-        params: &Params,
-        output: Option<OutputFormat>,
-    ) -> Result<RunBody, Error> {
-        use api::types as t;
-        let first = || ids.first().cloned().unwrap_or_default();
-        let second = || ids.get(1).cloned().unwrap_or_default();
-        let style = |choice: &StyleChoice| t::StyleAction {
-            id: ACTION_ID,
-            params: t::StyleParams {
-                style_group_id: choice.group_id,
-                style_ids: [choice.style_id],
-            },
-        };
-        let plain = [t::Action { id: ACTION_ID }];
-        let jpg_webp = match output {
-            Some(OutputFormat::Webp) => Some(t::JpgWebpOutputExt::Webp),
-            Some(_) => Some(t::JpgWebpOutputExt::Jpg),
-            None => None,
-        };
-        Ok(match (feature, params) {
-            (Feature::HairStyle | Feature::Wig, Params::Style(choice)) => {
-                let body = t::StyleRunTaskRequest {
-                    request_id,
-                    payload: t::StyleTaskPayload {
-                        actions: [style(choice)],
-                        file_sets: t::SingleSourceFileSet { src_ids: [first()] },
-                        output_ext: None,
-                    },
-                };
-                if feature == Feature::Wig {
-                    RunBody::Wig(body)
-                } else {
-                    RunBody::HairStyle(body)
-                }
-            }
-            (
-                Feature::HairExtension | Feature::HairBang | Feature::HairVolume,
-                Params::Style(choice),
-            ) => {
-                let body = t::HairEditRunTaskRequest {
-                    request_id,
-                    payload: t::HairEditTaskPayload {
-                        actions: [style(choice)],
-                        file_sets: t::SourceFileSet {
-                            src_ids: vec![first()],
-                        },
-                        output_ext: None,
-                    },
-                };
-                match feature {
-                    Feature::HairExtension => RunBody::HairExtension(body),
-                    Feature::HairBang => RunBody::HairBang(body),
-                    _ => RunBody::HairVolume(body),
-                }
-            }
-            (Feature::Aging, _) => RunBody::Aging(t::AgingRunTaskRequest {
-                request_id,
-                payload: t::AgingTaskPayload {
-                    actions: plain.clone(),
-                    file_sets: t::SingleSourceFileSet { src_ids: [first()] },
-                    output_ext: None,
-                },
-            }),
-            (Feature::MakeupTransfer, _) => {
-                RunBody::MakeupTransfer(t::MakeupTransferRunTaskRequest {
-                    request_id,
-                    payload: t::MakeupTransferTaskPayload {
-                        actions: plain.clone(),
-                        file_sets: t::MakeupTransferFileSet {
-                            src_ids: [first()],
-                            ref_ids: [second()],
-                        },
-                        output_ext: None,
-                    },
-                })
-            }
-            (Feature::ObjectRemoval, _) => RunBody::ObjectRemoval(t::ObjectRemovalRunTaskRequest {
-                request_id,
-                payload: t::ObjectRemovalTaskPayload {
-                    actions: plain.clone(),
-                    file_sets: t::ObjectRemovalFileSet {
-                        src_ids: vec![first()],
-                        mask_ids: vec![second()],
-                    },
-                    output_ext: jpg_webp,
-                },
-            }),
-            (Feature::Colorize, _) => RunBody::Colorize(t::ColorizeRunTaskRequest {
-                request_id,
-                payload: t::ColorizeTaskPayload {
-                    actions: plain.clone(),
-                    file_sets: t::SourceFileSet {
-                        src_ids: vec![first()],
-                    },
-                    output_ext: jpg_webp,
-                },
-            }),
-            (Feature::BackgroundRemoval, _) => {
-                RunBody::BackgroundRemoval(t::BackgroundRemovalRunTaskRequest {
-                    request_id,
-                    payload: t::BackgroundRemovalTaskPayload {
-                        actions: plain.clone(),
-                        file_sets: t::SourceFileSet {
-                            src_ids: vec![first()],
-                        },
-                        output_ext: Some(match output {
-                            Some(OutputFormat::Webp) => t::PngWebpOutputExt::Webp,
-                            _ => t::PngWebpOutputExt::Png,
-                        }),
-                    },
-                })
-            }
-            (Feature::Enhance, Params::Scale(scale)) => {
-                RunBody::Enhance(t::EnhanceRunTaskRequest {
-                    request_id,
-                    payload: t::EnhanceTaskPayload {
-                        actions: [t::EnhanceAction {
-                            id: ACTION_ID,
-                            params: t::EnhanceParams {
-                                scale: scale
-                                    .factor()
-                                    .try_into()
-                                    .map_err(|e| Error::Config(format!("enhance scale: {e}")))?,
-                            },
-                        }],
-                        file_sets: t::SourceFileSet {
-                            src_ids: vec![first()],
-                        },
-                        output_ext: jpg_webp,
-                    },
-                })
-            }
-            (Feature::TextToImage, Params::Prompt(prompt, choice)) => {
-                RunBody::TextToImage(t::TextToImageRunTaskRequest {
-                    request_id,
-                    payload: t::TextToImageTaskPayload {
-                        actions: [t::TextToImageAction {
-                            id: ACTION_ID,
-                            params: t::TextToImageParams {
-                                prompt: prompt.clone(),
-                                style_group_id: choice.group_id,
-                                style_ids: [choice.style_id],
-                            },
-                        }],
-                        output_ext: None,
-                    },
-                })
-            }
-            (feature, params) => {
-                return Err(Error::Config(format!(
-                    "{feature} cannot run with {params:?}"
-                )));
-            }
-        })
-    }
-
-    async fn send(
-        &self,
-        api: &api::Client,
-    ) -> Result<
-        ResponseValue<api::types::TaskIdResponse>,
-        progenitor_client::Error<api::types::Error>,
-    > {
-        match self.clone() {
-            RunBody::HairStyle(b) => api.hair_style_run_task().body(b).send().await,
-            RunBody::Wig(b) => api.wig_run_task().body(b).send().await,
-            RunBody::HairExtension(b) => api.hair_extension_run_task().body(b).send().await,
-            RunBody::HairBang(b) => api.hair_bang_run_task().body(b).send().await,
-            RunBody::HairVolume(b) => api.hair_volume_run_task().body(b).send().await,
-            RunBody::Aging(b) => api.aging_run_task().body(b).send().await,
-            RunBody::MakeupTransfer(b) => api.makeup_transfer_run_task().body(b).send().await,
-            RunBody::ObjectRemoval(b) => api.object_removal_run_task().body(b).send().await,
-            RunBody::Colorize(b) => api.colorize_run_task().body(b).send().await,
-            RunBody::BackgroundRemoval(b) => api.background_removal_run_task().body(b).send().await,
-            RunBody::Enhance(b) => api.enhance_run_task().body(b).send().await,
-            RunBody::TextToImage(b) => api.text_to_image_run_task().body(b).send().await,
+/// Every input names a slot of the feature, and every slot that needs a file has one.
+fn check_slots(feature: Feature, inputs: &[(&'static str, Input)]) -> Result<(), Error> {
+    let facts = feature.facts();
+    for (slot, _) in inputs {
+        if !facts.inputs.iter().any(|s| s.name == *slot) {
+            return Err(Error::Unsupported {
+                provider: PROVIDER,
+                option: format!("give {feature} a `{slot}` file"),
+                reason: "the spec gives the feature no such input".into(),
+            });
         }
     }
+    for slot in facts.inputs {
+        let given = inputs.iter().filter(|(name, _)| *name == slot.name).count();
+        if given < slot.min || slot.max.is_some_and(|max| given > max) {
+            return Err(InputError::OutOfRange {
+                field: "files",
+                expected: format!(
+                    "{} to {} `{}` files",
+                    slot.min,
+                    slot.max.map_or("any".into(), |m| m.to_string()),
+                    slot.name
+                ),
+                actual: given.to_string(),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
-/// Builds a [`Client`].
-///
-/// ```
-/// use std::time::Duration;
-/// use pixmill::perfect::{Client, RateLimit, RateLimits};
-/// # fn secret() -> String { String::new() }
-///
-/// let builder = Client::builder()
-///     .client_id("my-client-id")
-///     .client_secret(secret())
-///     .rate_limits(RateLimits {
-///         per_token: Some(RateLimit::new(100, Duration::from_secs(60))),
-///         per_ip: None, // behind a pool of egress addresses
-///     });
-/// # let _ = builder;
-/// ```
-#[derive(Clone, Default)]
-pub struct ClientBuilder {
-    client_id: Option<String>,
-    client_secret: Option<SecretString>,
-    token_lifetime: Option<Duration>,
-    rate_limits: Option<RateLimits>,
-    loss_window: Option<Duration>,
-    common: CommonBuilder,
+/// A mask must have exactly its image's size.
+fn check_mask_size(loaded: &[Option<(&'static str, Loaded)>]) -> Result<(), Error> {
+    let size = |name: &str| {
+        loaded
+            .iter()
+            .flatten()
+            .find(|(slot, _)| *slot == name)
+            .map(|(_, file)| (file.info.width, file.info.height))
+    };
+    if let (Some(image), Some(mask)) = (size("src"), size("mask"))
+        && image != mask
+    {
+        return Err(InputError::OutOfRange {
+            field: "mask",
+            expected: format!("the image's size, {}x{}", image.0, image.1),
+            actual: format!("{}x{}", mask.0, mask.1),
+        }
+        .into());
+    }
+    Ok(())
 }
 
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("perfect::ClientBuilder")
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "[redacted]"),
-            )
-            .field("rate_limits", &self.rate_limits)
-            .field("common", &self.common)
-            .finish()
+/// The run-task request: the envelope every feature of this API shares, filled with the
+/// feature's slots, settings and output format. The dispatch checks it against the feature's
+/// generated body type before sending.
+fn run_body(
+    facts: &FeatureFacts,
+    request_id: i64,
+    ids: &[(&'static str, String)],
+    params: Option<Value>,
+    output: Option<OutputFormat>,
+) -> Value {
+    let mut file_sets = Map::new();
+    for slot in facts.inputs {
+        let slot_ids: Vec<&String> = ids
+            .iter()
+            .filter(|(name, _)| *name == slot.name)
+            .map(|(_, id)| id)
+            .collect();
+        if !slot_ids.is_empty() {
+            file_sets.insert(slot.id_field.to_string(), json!(slot_ids));
+        }
     }
+    let mut action = json!({ "id": ACTION_ID });
+    if let Some(params) = params {
+        action["params"] = params;
+    }
+    let mut payload = json!({ "actions": [action] });
+    if !facts.inputs.is_empty() {
+        payload["file_sets"] = Value::Object(file_sets);
+    }
+    let output = output
+        .map(OutputFormat::as_str)
+        .or(facts.default_output)
+        .or_else(|| (facts.outputs.len() == 1).then(|| facts.outputs[0]));
+    if let Some(output) = output {
+        payload["output_ext"] = json!(output);
+    }
+    json!({ "request_id": request_id, "payload": payload })
 }
 
-impl ClientBuilder {
-    /// The client id (Perfect's "API key").
-    pub fn client_id(mut self, id: impl Into<String>) -> Self {
-        self.client_id = Some(id.into());
-        self
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_feature_gets_a_body_its_generated_type_accepts() {
+        for feature in Feature::ALL {
+            let facts = feature.facts();
+            let ids: Vec<(&'static str, String)> = facts
+                .inputs
+                .iter()
+                .flat_map(|slot| {
+                    std::iter::repeat_n((slot.name, format!("{}-id", slot.name)), slot.min.max(1))
+                })
+                .collect();
+            let params = match facts.params {
+                [] => Params::None,
+                ["scale"] => Params::Scale(Scale::X2),
+                names if names.contains(&"prompt") => Params::Prompt(
+                    "a fox".into(),
+                    StyleChoice {
+                        group_id: 1,
+                        style_id: 2,
+                    },
+                ),
+                _ => Params::Style(StyleChoice {
+                    group_id: 1,
+                    style_id: 2,
+                }),
+            };
+            let params = params.to_json().unwrap();
+            check_params(*feature, params.as_ref()).unwrap();
+            let body = run_body(facts, 7, &ids, params, feature.outputs().last().copied());
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            // An unreachable server: the body must pass the generated type and fail only on
+            // the connection.
+            let client = api::Client::new_with_client(
+                "http://127.0.0.1:9",
+                reqwest::Client::new(),
+                pixmill_spec::hooks::RequestHooks::default(),
+            );
+            let error = runtime
+                .block_on(feature.run_task(&client, body.clone()))
+                .unwrap_err();
+            assert!(
+                matches!(error, progenitor_client::Error::CommunicationError(_)),
+                "{feature}: {error:?} for {body}"
+            );
+        }
     }
 
-    /// The client secret: a base64 DER SubjectPublicKeyInfo RSA public key.
-    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
-        self.client_secret = Some(SecretString::from(secret.into()));
-        self
-    }
-
-    /// How long an access token lasts (2 hours as documented); it is refreshed shortly before.
-    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.token_lifetime = Some(lifetime);
-        self
-    }
-
-    /// The client-side rate budget (default: the documented limits).
-    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
-        self.rate_limits = Some(limits);
-        self
-    }
-
-    /// How long Perfect keeps a task that is not polled ([`TASK_LOSS_WINDOW`]); polls are at
-    /// most 70% of it apart.
-    pub fn task_loss_window(mut self, window: Duration) -> Self {
-        self.loss_window = Some(window);
-        self
-    }
-
-    common_builder_methods!();
-
-    /// Builds the client. Fails without a client id and secret, or with a secret that is not
-    /// an RSA public key.
-    pub fn build(self) -> Result<Client, Error> {
-        let client_id = self
-            .client_id
-            .ok_or_else(|| Error::Config("a Perfect client id is required".into()))?;
-        let secret = self
-            .client_secret
-            .ok_or_else(|| Error::Config("a Perfect client secret is required".into()))?;
-        let key = auth::public_key(&secret)?;
-        let settings = self.common.settings(DEFAULT_BASE_URL)?;
-        let poll_gap = self.loss_window.unwrap_or(TASK_LOSS_WINDOW).mul_f64(0.7);
-        let budget = Arc::new(budget::Budget::new(
-            self.rate_limits.unwrap_or_default(),
-            poll_gap,
-        ));
-
-        // The token exchange has no bearer, but counts against the per-IP budget.
-        let auth_budget = budget.clone();
-        let auth_hooks = RequestHooks::with_headers(move || {
-            let budget = auth_budget.clone();
-            Box::pin(async move {
-                budget.request().await;
-                Ok(HeaderMap::new())
-            })
-        });
-        let auth_api =
-            api::Client::new_with_client(&settings.base_url, settings.http.clone(), auth_hooks);
-        let tokens = Arc::new(auth::Tokens::new(
-            auth_api,
-            client_id,
-            key,
-            self.token_lifetime
-                .unwrap_or(Duration::from_secs(2 * 60 * 60)),
-            settings.retry.clone(),
-        ));
-
-        let hook_tokens = tokens.clone();
-        let hook_budget = budget.clone();
-        let hooks = RequestHooks::with_headers(move || {
-            let tokens = hook_tokens.clone();
-            let budget = hook_budget.clone();
-            Box::pin(async move {
-                budget.request().await;
-                let token = tokens
-                    .current()
-                    .ok_or_else(|| "no access token yet".to_string())?;
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-                    .map_err(|_| "the access token is not a valid header value".to_string())?;
-                value.set_sensitive(true);
-                let mut headers = HeaderMap::new();
-                headers.insert(AUTHORIZATION, value);
-                Ok(headers)
-            })
-        });
-        let api = api::Client::new_with_client(&settings.base_url, settings.http.clone(), hooks);
-        // Starting from the clock keeps ids increasing across restarts of the same client id.
-        let first_request_id = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default();
-        Ok(Client {
-            inner: Arc::new(Inner {
-                api,
-                settings,
-                tokens,
-                budget,
-                next_request_id: AtomicI64::new(first_request_id),
-                poll_gap,
-            }),
+    #[test]
+    fn settings_and_slots_must_match_the_spec() {
+        let style = Params::Style(StyleChoice {
+            group_id: 1,
+            style_id: 2,
         })
+        .to_json()
+        .unwrap();
+        assert!(check_params(Feature::Enhance, style.as_ref()).is_err());
+        assert!(check_params(Feature::Colorize, None).is_ok());
+        let error = check_slots(Feature::Colorize, &[("mask", Input::file("x"))]).unwrap_err();
+        assert!(matches!(error, Error::Unsupported { .. }), "{error:?}");
+        let error = check_slots(Feature::MakeupTransfer, &[("src", Input::file("x"))]).unwrap_err();
+        assert!(error.to_string().contains("`ref` files"), "{error}");
+    }
+
+    #[test]
+    fn the_loss_window_is_the_documented_one() {
+        let documented = Feature::HairStyle.facts().polling[0].lost_after;
+        assert_eq!(task_loss_window(), documented);
+    }
+
+    #[test]
+    fn debug_never_shows_the_credentials() {
+        let builder = Client::builder()
+            .client_id("id-visible-nowhere")
+            .client_secret("secret-nowhere");
+        let text = format!("{builder:?}");
+        assert!(
+            !text.contains("id-visible-nowhere") && !text.contains("secret-nowhere"),
+            "{text}"
+        );
     }
 }

@@ -1,4 +1,14 @@
 //! `cargo xtask codegen`: specs → `generated/<provider>/` crates.
+//!
+//! Beside progenitor's client, each crate gets the spec's facts as Rust: `enums` (answer enums
+//! that keep unknown values, integer enums with names), `constants` (ranges, defaults, value
+//! lists), `service` (server, auth scheme, rate limits, polling, token lifetimes, prices), `limits`,
+//! `error_codes` and, for specs with `x-feature` tags, `features`.
+
+mod constants;
+mod enums;
+mod features;
+pub(crate) mod service;
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -12,6 +22,7 @@ use serde_json::Value;
 
 use crate::examples::body_examples;
 use crate::facts::{self, LimitSet};
+use crate::model::{self, TypedEnum};
 use crate::spec::Spec;
 
 /// Every file generated for one spec, relative to the workspace root.
@@ -28,8 +39,14 @@ pub fn crate_name(provider: &str) -> String {
 /// Generates the crate for one (already linted) spec.
 pub fn generate(spec: &Spec, root: &Path) -> Result<Generated> {
     let openapi = spec.openapi()?;
-    let tokens = generate_client(spec, &openapi)?;
-    let client = unparse(tokens, &spec.path)?;
+    let enums = model::typed_enums(spec).map_err(|e| anyhow!("{}: {e}", spec.path.display()))?;
+    let tokens = generate_client(spec, &openapi, &enums)?;
+    let mut file: syn::File = syn::parse2(tokens)
+        .with_context(|| format!("{}: generated code does not parse", spec.path.display()))?;
+    reexport_enums(&mut file, &enums);
+    file.items.push(client_hooks_impl());
+    let features = features::module(spec, &file)?;
+    let client = line_doc_comments(&prettyplease::unparse(&file));
     check_example_types(spec, &client)?;
 
     let spec_rel = relative_spec_path(spec, root);
@@ -38,36 +55,37 @@ pub fn generate(spec: &Spec, root: &Path) -> Result<Generated> {
     let dir = PathBuf::from("generated").join(&spec.provider);
     let mut files = BTreeMap::new();
 
-    let limits = limits_module(spec)?;
-    let error_codes = error_codes_module(spec)?;
+    let modules = [
+        ("limits", limits_module(spec)?),
+        ("error_codes", error_codes_module(spec)?),
+        ("enums", enums::module(&spec.provider, &enums)),
+        ("constants", constants::module(spec, &enums)),
+        ("service", service::module(spec)?),
+        ("features", features),
+    ];
     let mut lib = String::new();
     lib.push_str(&header);
     lib.push_str(&crate_docs(spec, &openapi, &spec_rel));
     // An explicit status inside a declared range (429 and 4XX) generates a match arm that the
     // range arm already covers; both lead to the same error type, so the warning says nothing.
     lib.push_str("#![allow(clippy::all, unreachable_patterns)]\n\n");
-    if limits.is_some() {
-        lib.push_str("pub mod limits;\n");
-    }
-    if error_codes.is_some() {
-        lib.push_str("pub mod error_codes;\n");
+    for (name, source) in &modules {
+        if source.is_some() {
+            lib.push_str(&format!("pub mod {name};\n"));
+        }
     }
     lib.push_str("#[cfg(feature = \"spec-examples\")]\npub mod spec_examples;\n\n");
     lib.push_str(&client);
 
     let src = dir.join("src");
     files.insert(src.join("lib.rs"), rustfmt(&lib, root)?);
-    if let Some(limits) = limits {
-        files.insert(
-            src.join("limits.rs"),
-            rustfmt(&format!("{header}{limits}"), root)?,
-        );
-    }
-    if let Some(codes) = error_codes {
-        files.insert(
-            src.join("error_codes.rs"),
-            rustfmt(&format!("{header}{codes}"), root)?,
-        );
+    for (name, source) in modules {
+        if let Some(source) = source {
+            files.insert(
+                src.join(format!("{name}.rs")),
+                rustfmt(&format!("{header}{source}"), root)?,
+            );
+        }
     }
     files.insert(
         src.join("spec_examples.rs"),
@@ -88,8 +106,20 @@ fn relative_spec_path(spec: &Spec, root: &Path) -> String {
         .to_string()
 }
 
-fn settings() -> progenitor::GenerationSettings {
+fn settings(enums: &[TypedEnum]) -> progenitor::GenerationSettings {
     let mut settings = progenitor::GenerationSettings::new();
+    // The enums pixmill types itself replace the schemas progenitor would generate.
+    for item in enums {
+        let mut impls = vec![progenitor::TypeImpl::Display, progenitor::TypeImpl::FromStr];
+        if !item.open && item.default.is_some() {
+            impls.push(progenitor::TypeImpl::Default);
+        }
+        settings.with_replacement(
+            &item.name,
+            format!("{}::{}", enums::MODULE_PATH, item.name),
+            impls.into_iter(),
+        );
+    }
     settings
         .with_interface(progenitor::InterfaceStyle::Builder)
         .with_tag(progenitor::TagStyle::Merged)
@@ -97,16 +127,22 @@ fn settings() -> progenitor::GenerationSettings {
         // Every request passes through `RequestHooks::apply`: auth headers from the caller,
         // and removal of the `api-version` header no provider expects.
         .with_inner_type(quote::quote!(::pixmill_spec::hooks::RequestHooks))
-        .with_pre_hook_async(quote::quote!(::pixmill_spec::hooks::RequestHooks::apply));
+        .with_pre_hook_async(quote::quote!(::pixmill_spec::hooks::RequestHooks::apply))
+        // Sending goes through `RequestHooks::execute` (see `client_hooks_impl`).
+        .with_hooks(progenitor::HooksMode::Expected);
     settings
 }
 
 /// Runs progenitor; on failure, names the operation it could not handle.
-fn generate_client(spec: &Spec, openapi: &openapiv3::OpenAPI) -> Result<proc_macro2::TokenStream> {
-    match generate_guarded(openapi) {
+fn generate_client(
+    spec: &Spec,
+    openapi: &openapiv3::OpenAPI,
+    enums: &[TypedEnum],
+) -> Result<proc_macro2::TokenStream> {
+    match generate_guarded(openapi, enums) {
         Ok(tokens) => Ok(tokens),
         Err(whole) => {
-            let culprits = failing_operations(openapi);
+            let culprits = failing_operations(openapi, enums);
             if culprits.is_empty() {
                 bail!(
                     "{}: progenitor cannot generate a client: {whole}",
@@ -125,11 +161,12 @@ fn generate_client(spec: &Spec, openapi: &openapiv3::OpenAPI) -> Result<proc_mac
 /// Generation with panics turned into errors: progenitor panics on some unsupported input.
 fn generate_guarded(
     openapi: &openapiv3::OpenAPI,
+    enums: &[TypedEnum],
 ) -> std::result::Result<proc_macro2::TokenStream, String> {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        progenitor::Generator::new(&settings()).generate_tokens(openapi)
+        progenitor::Generator::new(&settings(enums)).generate_tokens(openapi)
     }));
     std::panic::set_hook(previous);
     match outcome {
@@ -151,7 +188,7 @@ fn first_line(message: &str) -> &str {
 }
 
 /// Generates each operation alone to find the ones progenitor rejects.
-fn failing_operations(openapi: &openapiv3::OpenAPI) -> Vec<(String, String)> {
+fn failing_operations(openapi: &openapiv3::OpenAPI, enums: &[TypedEnum]) -> Vec<(String, String)> {
     let mut failing = Vec::new();
     for (path, item) in &openapi.paths.paths {
         let openapiv3::ReferenceOr::Item(item) = item else {
@@ -177,7 +214,7 @@ fn failing_operations(openapi: &openapiv3::OpenAPI) -> Vec<(String, String)> {
             single.paths.paths = [(path.clone(), openapiv3::ReferenceOr::Item(single_item))]
                 .into_iter()
                 .collect();
-            if let Err(reason) = generate_guarded(&single) {
+            if let Err(reason) = generate_guarded(&single, enums) {
                 let id = operation.operation_id.clone().unwrap_or_default();
                 failing.push((format!("`{id}` ({} {path})", method.to_uppercase()), reason));
             }
@@ -186,10 +223,40 @@ fn failing_operations(openapi: &openapiv3::OpenAPI) -> Vec<(String, String)> {
     failing
 }
 
-fn unparse(tokens: proc_macro2::TokenStream, spec_path: &Path) -> Result<String> {
-    let file: syn::File = syn::parse2(tokens)
-        .with_context(|| format!("{}: generated code does not parse", spec_path.display()))?;
-    Ok(line_doc_comments(&prettyplease::unparse(&file)))
+/// Every request the generated client sends goes through `RequestHooks::execute`, so the
+/// facade can bound what it reads and record what happened.
+fn client_hooks_impl() -> syn::Item {
+    syn::parse_quote! {
+        impl ClientHooks<::pixmill_spec::hooks::RequestHooks> for Client {
+            async fn exec(
+                &self,
+                request: reqwest::Request,
+                info: &OperationInfo,
+            ) -> reqwest::Result<reqwest::Response> {
+                self.inner.execute(&self.client, request, info.operation_id).await
+            }
+        }
+    }
+}
+
+/// Makes the replaced enums reachable where progenitor's own types are: `types::TaskStatus`.
+fn reexport_enums(file: &mut syn::File, enums: &[TypedEnum]) {
+    if enums.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = enums.iter().map(|e| e.name.as_str()).collect();
+    let item: syn::Item =
+        syn::parse_str(&format!("pub use crate::enums::{{{}}};", names.join(", ")))
+            .expect("a use item of identifiers parses");
+    for existing in &mut file.items {
+        if let syn::Item::Mod(module) = existing
+            && module.ident == "types"
+            && let Some((_, items)) = &mut module.content
+        {
+            items.insert(0, item);
+            return;
+        }
+    }
 }
 
 /// Rewrites `/** ... */` and `/*! ... */` doc blocks as `///` and `//!` lines.
@@ -468,15 +535,59 @@ fn error_codes_module(spec: &Spec) -> Result<Option<String>> {
              pub const {const_name}: &[DocumentedErrorCode] = &[\n",
             const_name = name.to_shouty_snake_case()
         ));
-        for row in rows {
+        for row in &rows {
             out.push_str(&format!(
-                "DocumentedErrorCode {{ code: {}, status: {}, message: {:?} }},\n",
-                row.code, row.status, row.message
+                "DocumentedErrorCode {{ code: {}, name: {:?}, status: {}, message: {:?} }},\n",
+                row.code, row.name, row.status, row.message
             ));
         }
         out.push_str("];\n\n");
+        out.push_str(&error_code_enum(name, &rows));
     }
     Ok(any.then_some(out))
+}
+
+/// A typed enum of a code table, with `Other` for codes the table does not list.
+fn error_code_enum(schema: &str, rows: &[facts::ErrorCode]) -> String {
+    let name = format!("{schema}Code");
+    let table = schema.to_shouty_snake_case();
+    let mut out = format!(
+        "/// The codes of [`{table}`] as a type; a code the spec does not list is `Other`.\n\
+         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]\n#[non_exhaustive]\npub enum {name} {{\n"
+    );
+    for row in rows {
+        out.push_str(&format!(
+            "/// `{}` (HTTP {}): {}\n{},\n",
+            row.code, row.status, row.message, row.name
+        ));
+    }
+    out.push_str("/// A code the spec does not list, kept as received.\nOther(i64),\n}\n\n");
+    out.push_str(&format!(
+        "impl {name} {{\n/// The numeric code.\npub const fn code(self) -> i64 {{\nmatch self {{\n"
+    ));
+    for row in rows {
+        out.push_str(&format!("{name}::{} => {},\n", row.name, row.code));
+    }
+    out.push_str(&format!(
+        "{name}::Other(code) => code,\n}}\n}}\n\n\
+         /// The documented row of this code, if the spec lists it.\n\
+         pub fn documented(self) -> Option<&'static DocumentedErrorCode> {{\n\
+         pixmill_spec::find_error_code({table}, self.code())\n}}\n}}\n\n\
+         impl From<i64> for {name} {{\nfn from(code: i64) -> Self {{\nmatch code {{\n"
+    ));
+    for row in rows {
+        out.push_str(&format!("{} => {name}::{},\n", row.code, row.name));
+    }
+    out.push_str(&format!(
+        "other => {name}::Other(other),\n}}\n}}\n}}\n\n\
+         impl From<{name}> for i64 {{\nfn from(code: {name}) -> i64 {{\ncode.code()\n}}\n}}\n\n\
+         impl std::fmt::Display for {name} {{\n\
+         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{\n\
+         match self.documented() {{\n\
+         Some(row) => write!(f, \"{{}}: {{}}\", row.code, row.message),\n\
+         None => write!(f, \"{{}}\", self.code()),\n}}\n}}\n}}\n\n"
+    ));
+    out
 }
 
 /// `spec_examples.rs`: every JSON body example, round-tripped through its generated type.
