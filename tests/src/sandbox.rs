@@ -104,12 +104,14 @@ pub async fn perfect(sandbox: &Sandbox) -> pixmill_perfect_api::Client {
     let token = anonymous
         .auth()
         .body(pixmill_perfect_api::types::AuthRequest {
-            client_id: credentials.perfect_client_id.clone(),
+            client_id: credentials.perfect_client_id.parse().expect("a client id"),
             id_token: perfect_id_token(
                 &credentials.perfect_client_id,
                 &credentials.perfect_client_secret,
                 now_ms(),
-            ),
+            )
+            .parse()
+            .expect("an id token"),
         })
         .send()
         .await

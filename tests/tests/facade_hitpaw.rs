@@ -53,7 +53,7 @@ async fn enhance_from_a_path_uploads_waits_and_downloads_twice_the_size() {
     );
     let output = job.wait().await.expect("completes");
     let target = dir.path().join("enhanced.png");
-    let written = output.download_to(&target).await.expect("downloads");
+    let written = output.result().save(&target).await.expect("downloads");
     assert!(written > 0);
     assert_eq!(dimensions(&target), (80, 60));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
@@ -82,7 +82,11 @@ async fn segment_returns_a_transparent_cutout_and_its_mask() {
         .await
         .expect("completes");
     let mut cutout = Vec::new();
-    output.download(&mut cutout).await.expect("downloads");
+    output
+        .result()
+        .write_to(&mut cutout)
+        .await
+        .expect("downloads");
     let cutout = image::load_from_memory(&cutout)
         .expect("decodes")
         .to_rgba8();
@@ -91,7 +95,9 @@ async fn segment_returns_a_transparent_cutout_and_its_mask() {
     let dir = tempfile::tempdir().unwrap();
     let mask = dir.path().join("mask.png");
     output
-        .download_mask_to(&mask)
+        .mask()
+        .unwrap()
+        .save(&mask)
         .await
         .expect("mask downloads");
     assert_eq!(dimensions(&mask), (32, 32));
@@ -115,7 +121,7 @@ async fn a_url_input_is_passed_through_without_upload() {
         .await
         .expect("completes");
     let mut bytes = Vec::new();
-    output.download(&mut bytes).await.unwrap();
+    output.result().write_to(&mut bytes).await.unwrap();
     let image = image::load_from_memory(&bytes).unwrap();
     assert_eq!((image.width(), image.height()), (64, 64));
     assert_eq!(

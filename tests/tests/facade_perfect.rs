@@ -34,7 +34,7 @@ fn builder(sandbox: &Sandbox) -> pixmill::perfect::ClientBuilder {
         .retry_policy(
             RetryPolicy::default()
                 .with_initial_delay(Duration::from_millis(20))
-                .with_max_delay(Duration::from_millis(200)),
+                .with_max_delay(Duration::from_secs(2)),
         )
         .poll_policy(
             PollPolicy::new(Duration::from_millis(50)).with_deadline(Duration::from_secs(20)),
@@ -98,7 +98,11 @@ async fn every_feature_runs_end_to_end() {
             .await
             .expect("succeeds");
         let mut bytes = Vec::new();
-        output.download(&mut bytes).await.expect("downloads");
+        output
+            .result()
+            .write_to(&mut bytes)
+            .await
+            .expect("downloads");
         let image = decode(&bytes);
         assert_eq!((image.width(), image.height()), (48, 40), "{feature}");
     }
@@ -154,7 +158,7 @@ async fn every_feature_runs_end_to_end() {
         .await
         .unwrap();
     let mut bytes = Vec::new();
-    removed.download(&mut bytes).await.unwrap();
+    removed.result().write_to(&mut bytes).await.unwrap();
     assert_eq!(
         image::guess_format(&bytes).unwrap(),
         image::ImageFormat::WebP
@@ -169,7 +173,7 @@ async fn every_feature_runs_end_to_end() {
         .await
         .unwrap();
     let mut bytes = Vec::new();
-    colour.download(&mut bytes).await.unwrap();
+    colour.result().write_to(&mut bytes).await.unwrap();
     assert!(matches!(decode(&bytes), image::DynamicImage::ImageRgb8(_)));
 
     let cutout = client
@@ -181,7 +185,7 @@ async fn every_feature_runs_end_to_end() {
         .await
         .unwrap();
     let mut bytes = Vec::new();
-    cutout.download(&mut bytes).await.unwrap();
+    cutout.result().write_to(&mut bytes).await.unwrap();
     let cutout = decode(&bytes).to_rgba8();
     assert_eq!(cutout.get_pixel(0, 0)[3], 0, "transparent background");
 
@@ -195,7 +199,7 @@ async fn every_feature_runs_end_to_end() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("enhanced.jpg");
-    enhanced.download_to(&path).await.unwrap();
+    enhanced.result().save(&path).await.unwrap();
     let image = image::open(&path).unwrap();
     assert_eq!((image.width(), image.height()), (96, 80));
 
@@ -209,7 +213,7 @@ async fn every_feature_runs_end_to_end() {
         .await
         .unwrap();
     let mut bytes = Vec::new();
-    generated.download(&mut bytes).await.unwrap();
+    generated.result().write_to(&mut bytes).await.unwrap();
     let image = decode(&bytes);
     assert_eq!((image.width(), image.height()), (1024, 1024));
 
@@ -234,7 +238,7 @@ async fn a_result_feeds_the_next_task_without_another_upload() {
         .await
         .unwrap();
     let cutout = client
-        .background_removal(enhanced.first().expect("a result"))
+        .background_removal(enhanced.first())
         .send()
         .await
         .unwrap()
@@ -242,7 +246,7 @@ async fn a_result_feeds_the_next_task_without_another_upload() {
         .await
         .unwrap();
     let mut bytes = Vec::new();
-    cutout.download(&mut bytes).await.unwrap();
+    cutout.result().write_to(&mut bytes).await.unwrap();
     assert_eq!(decode(&bytes).width(), 64);
     assert_eq!(
         sandbox.request_count(Provider::Perfect, "POST", "/s2s/v1.0/file/enhance"),
@@ -533,7 +537,7 @@ async fn catalogues_stream_every_page() {
         .style_groups(Feature::Enhance)
         .try_collect::<Vec<_>>()
         .await;
-    assert!(matches!(none, Err(Error::Config(_))));
+    assert!(matches!(none, Err(Error::Unsupported { .. })), "{none:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -152,7 +152,7 @@ async fn supersize(sandbox: &Sandbox) -> Result<u16, String> {
     let answer = hotpot(sandbox)
         .supersize_image()
         .body(pixmill_hotpot_api::types::SupersizeImageRequest {
-            image_base64: png_base64(8, 8),
+            image_base64: png_base64(8, 8).parse().unwrap(),
             size_factor: 2.try_into().expect("2 is a documented factor"),
             image_style: pixmill_hotpot_api::types::SupersizeImageRequestImageStyle::Default,
             noise_cancellation_factor: 0.try_into().expect("0 is documented"),

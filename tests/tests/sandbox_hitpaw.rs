@@ -10,8 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use image::{DynamicImage, GenericImageView as _, ImageFormat};
 use pixmill_hitpaw_api::Error;
 use pixmill_hitpaw_api::types::{
-    ErrorResponse, ImageSegmentationRequest, PhotoEnhancerRequest, PhotoEnhancerRequestModelName,
-    PresignPutRequest, PresignPutRequestContentType, TaskInfo, TaskInfoStatus, TaskStatusRequest,
+    ErrorResponse, ImageSegmentationRequest, JobStatus as TaskInfoStatus, PhotoEnhancerRequest,
+    PhotoEnhancerRequestModelName, PresignPutRequest, PresignPutRequestContentType, TaskInfo,
+    TaskStatusRequest,
 };
 use pixmill_sandbox::{JobFailure, Provider, Sandbox, SandboxConfig};
 use pixmill_tests::sandbox::{
@@ -54,7 +55,7 @@ async fn upload(
         .body(PresignPutRequest {
             content_type,
             expire_seconds: 600,
-            filename: filename.into(),
+            filename: filename.parse().expect("a file name"),
         })
         .send()
         .await
@@ -258,7 +259,7 @@ async fn presigned_upload_then_enhancement_doubles_the_picture() {
         .body(PresignPutRequest {
             content_type: PresignPutRequestContentType::ImagePng,
             expire_seconds: 600,
-            filename: "my photo.png".into(),
+            filename: "my photo.png".parse().unwrap(),
         })
         .send()
         .await
@@ -622,7 +623,7 @@ async fn documented_error_codes_and_statuses() {
                 .body(PresignPutRequest {
                     content_type: PresignPutRequestContentType::ImagePng,
                     expire_seconds: 600,
-                    filename: "a.png".into(),
+                    filename: "a.png".parse().unwrap(),
                 })
                 .send()
                 .await,

@@ -11,15 +11,15 @@ use image::{DynamicImage, GenericImageView as _, ImageFormat};
 use pixmill_perfect_api::types::{
     self, Action, AgingRunTaskRequest, AgingTaskPayload, BackgroundRemovalRunTaskRequest,
     BackgroundRemovalTaskPayload, ColorizeRunTaskRequest, ColorizeTaskPayload, CreateFileRequest,
-    EngineErrorCode, EnhanceAction, EnhanceParams, EnhanceParamsScale, EnhanceRunTaskRequest,
-    EnhanceTaskPayload, FileRequest, HairEditRunTaskRequest, HairEditTaskPayload, ImageContentType,
-    JpgOutputExt, JpgWebpOutputExt, MakeupTransferContentType, MakeupTransferCreateFileRequest,
+    EngineErrorCode, EnhanceAction, EnhanceParams, EnhanceRunTaskRequest, EnhanceTaskPayload,
+    FileRequest, HairEditRunTaskRequest, HairEditTaskPayload, ImageContentType, JpgOutputExt,
+    JpgWebpOutputExt, MakeupTransferContentType, MakeupTransferCreateFileRequest,
     MakeupTransferFileRequest, MakeupTransferFileSet, MakeupTransferRunTaskRequest,
     MakeupTransferTaskPayload, ObjectRemovalFileSet, ObjectRemovalRunTaskRequest,
-    ObjectRemovalTaskPayload, PngWebpOutputExt, SingleSourceFileSet, SourceFileSet, StyleAction,
-    StyleParams, StyleRunTaskRequest, StyleTaskPayload, TaskActionResult, TaskResultFile,
-    TaskStatus, TextToImageAction, TextToImageParams, TextToImageRunTaskRequest,
-    TextToImageTaskPayload, UploadedFile,
+    ObjectRemovalTaskPayload, PngWebpOutputExt, Scale as EnhanceParamsScale, SingleSourceFileSet,
+    SourceFileSet, StyleAction, StyleParams, StyleRunTaskRequest, StyleTaskPayload,
+    TaskActionResult, TaskResultFile, TaskStatus, TextToImageAction, TextToImageParams,
+    TextToImageRunTaskRequest, TextToImageTaskPayload, UploadedFile,
 };
 use pixmill_perfect_api::{Client, Error, ResponseValue};
 use pixmill_sandbox::{Fault, FaultRule, JobFailure, Provider, RateLimit, Sandbox, SandboxConfig};
@@ -65,7 +65,7 @@ macro_rules! create_file {
             .body(CreateFileRequest {
                 files: vec![FileRequest {
                     content_type: $content_type,
-                    file_name: "input".to_string(),
+                    file_name: "input".parse().unwrap(),
                 }],
             })
             .send()
@@ -354,11 +354,12 @@ fn enhance_request(request_id: i64, file_id: &str, scale: i32) -> EnhanceRunTask
             actions: [EnhanceAction {
                 id: 0,
                 params: EnhanceParams {
-                    scale: EnhanceParamsScale::try_from(scale).expect("a documented scale"),
+                    scale: EnhanceParamsScale::try_from(i64::from(scale))
+                        .expect("a documented scale"),
                 },
             }],
             file_sets: SourceFileSet {
-                src_ids: vec![file_id.to_string()],
+                src_ids: vec![file_id.to_string().parse().unwrap()],
             },
             output_ext: None,
         },
@@ -584,7 +585,7 @@ async fn uploads_need_exactly_the_signed_request() {
     assert_eq!(put_upload(&file, png).await, 200);
     let task = run_enhance(&client, 0, &file.file_id, 2).await;
     let result = poll!(client.enhance_check_status().task_id(&task));
-    let output = single_output(result.status, &result.results);
+    let output = single_output(result.status.clone(), &result.results);
     let (image, _) = download(output.url.as_deref().expect("a url")).await;
     assert_eq!(image.dimensions(), (80, 60));
 
@@ -595,11 +596,11 @@ async fn uploads_need_exactly_the_signed_request() {
             files: vec![
                 FileRequest {
                     content_type: ImageContentType::ImageJpeg,
-                    file_name: "a.jpg".into(),
+                    file_name: "a.jpg".parse().unwrap(),
                 },
                 FileRequest {
                     content_type: ImageContentType::ImagePng,
-                    file_name: "b.png".into(),
+                    file_name: "b.png".parse().unwrap(),
                 },
             ],
         })
@@ -628,7 +629,9 @@ async fn hair_features_apply_a_listed_style() {
         request_id: 0,
         payload: StyleTaskPayload {
             actions: [StyleAction { id: 0, params }],
-            file_sets: SingleSourceFileSet { src_ids: [file] },
+            file_sets: SingleSourceFileSet {
+                src_ids: [file.parse().unwrap()],
+            },
             output_ext: Some(JpgOutputExt::Jpg),
         },
     };
@@ -637,7 +640,7 @@ async fn hair_features_apply_a_listed_style() {
         payload: HairEditTaskPayload {
             actions: [StyleAction { id: 0, params }],
             file_sets: SourceFileSet {
-                src_ids: vec![file],
+                src_ids: vec![file.parse().unwrap()],
             },
             output_ext: None,
         },
@@ -690,7 +693,7 @@ async fn hair_features_apply_a_listed_style() {
         ),
     ];
     for result in &results {
-        let output = single_output(result.status, &result.results);
+        let output = single_output(result.status.clone(), &result.results);
         let (image, format) = download(output.url.as_deref().expect("a url")).await;
         assert_eq!(format, ImageFormat::Jpeg);
         assert_eq!(image.dimensions(), (120, 160), "same size as the portrait");
@@ -724,7 +727,9 @@ async fn aging_returns_an_ascending_series_with_consistent_info() {
             request_id: 0,
             payload: AgingTaskPayload {
                 actions: [Action { id: 0 }],
-                file_sets: SingleSourceFileSet { src_ids: [file] },
+                file_sets: SingleSourceFileSet {
+                    src_ids: [file.parse().unwrap()],
+                },
                 output_ext: None,
             },
         })
@@ -782,11 +787,11 @@ async fn makeup_transfer_takes_the_look_of_the_reference() {
             files: vec![
                 MakeupTransferFileRequest {
                     content_type: MakeupTransferContentType::ImagePng,
-                    file_name: "selfie.png".into(),
+                    file_name: "selfie.png".parse().unwrap(),
                 },
                 MakeupTransferFileRequest {
                     content_type: MakeupTransferContentType::ImagePng,
-                    file_name: "look.png".into(),
+                    file_name: "look.png".parse().unwrap(),
                 },
             ],
         })
@@ -811,8 +816,8 @@ async fn makeup_transfer_takes_the_look_of_the_reference() {
             payload: MakeupTransferTaskPayload {
                 actions: [Action { id: 0 }],
                 file_sets: MakeupTransferFileSet {
-                    src_ids: [selfie_file.file_id.clone()],
-                    ref_ids: [look_file.file_id.clone()],
+                    src_ids: [selfie_file.file_id.clone().parse().unwrap()],
+                    ref_ids: [look_file.file_id.clone().parse().unwrap()],
                 },
                 output_ext: None,
             },
@@ -824,7 +829,7 @@ async fn makeup_transfer_takes_the_look_of_the_reference() {
         .result
         .task_id;
     let result = poll!(client.makeup_transfer_check_status().task_id(&task));
-    let output = single_output(result.status, &result.results);
+    let output = single_output(result.status.clone(), &result.results);
     let (image, format) = download(output.url.as_deref().expect("a url")).await;
     assert_eq!(format, ImageFormat::Jpeg);
     assert_eq!(image.dimensions(), (80, 100));
@@ -860,8 +865,8 @@ async fn object_removal_fills_the_masked_area() {
             payload: ObjectRemovalTaskPayload {
                 actions: [Action { id: 0 }],
                 file_sets: ObjectRemovalFileSet {
-                    src_ids: vec![photo],
-                    mask_ids: vec![mask],
+                    src_ids: vec![photo.parse().unwrap()],
+                    mask_ids: vec![mask.parse().unwrap()],
                 },
                 output_ext: None,
             },
@@ -873,7 +878,7 @@ async fn object_removal_fills_the_masked_area() {
         .result
         .task_id;
     let result = poll!(client.object_removal_check_status().task_id(&task));
-    let output = single_output(result.status, &result.results);
+    let output = single_output(result.status.clone(), &result.results);
     let (image, _) = download(output.url.as_deref().expect("a url")).await;
     assert_eq!(image.dimensions(), (width, height));
     let centre = image.to_rgb8().get_pixel(48, 32).0;
@@ -906,7 +911,7 @@ async fn colorize_turns_grey_into_rgb_colour() {
                 payload: ColorizeTaskPayload {
                     actions: [Action { id: 0 }],
                     file_sets: SourceFileSet {
-                        src_ids: vec![file.clone()],
+                        src_ids: vec![file.clone().parse().unwrap()],
                     },
                     output_ext,
                 },
@@ -918,7 +923,7 @@ async fn colorize_turns_grey_into_rgb_colour() {
             .result
             .task_id;
         let result = poll!(client.colorize_check_status().task_id(&task));
-        let output = single_output(result.status, &result.results);
+        let output = single_output(result.status.clone(), &result.results);
         let (image, format) = download(output.url.as_deref().expect("a url")).await;
         assert_eq!(format, expected);
         assert_eq!(image.color(), image::ColorType::Rgb8, "{format:?}");
@@ -961,7 +966,7 @@ async fn background_removal_returns_a_transparent_cutout() {
                 payload: BackgroundRemovalTaskPayload {
                     actions: [Action { id: 0 }],
                     file_sets: SourceFileSet {
-                        src_ids: vec![file.clone()],
+                        src_ids: vec![file.clone().parse().unwrap()],
                     },
                     output_ext,
                 },
@@ -973,7 +978,7 @@ async fn background_removal_returns_a_transparent_cutout() {
             .result
             .task_id;
         let result = poll!(client.background_removal_check_status().task_id(&task));
-        let output = single_output(result.status, &result.results);
+        let output = single_output(result.status.clone(), &result.results);
         let (image, format) = download(output.url.as_deref().expect("a url")).await;
         assert_eq!(format, expected);
         assert_eq!(image.color(), image::ColorType::Rgba8, "{format:?}");
@@ -1004,7 +1009,7 @@ async fn enhance_scales_both_sides() {
             result.polling_interval,
             Some(sandbox.config().perfect_polling_interval.as_millis() as i32)
         );
-        let output = single_output(result.status, &result.results);
+        let output = single_output(result.status.clone(), &result.results);
         let (image, format) = download(output.url.as_deref().expect("a url")).await;
         assert_eq!(format, ImageFormat::Jpeg, "jpg by default");
         let factor = scale as u32;
@@ -1031,7 +1036,7 @@ fn text_to_image_request(
             actions: [TextToImageAction {
                 id: 0,
                 params: TextToImageParams {
-                    prompt: prompt.into(),
+                    prompt: prompt.parse().unwrap(),
                     style_group_id: group,
                     style_ids: [style],
                 },
@@ -1088,7 +1093,7 @@ async fn text_to_image_renders_1024_square_per_prompt() {
     let mut pictures = Vec::new();
     for task in [&lighthouse, &orchard] {
         let result = poll!(client.text_to_image_check_status().task_id(task));
-        let output = single_output(result.status, &result.results);
+        let output = single_output(result.status.clone(), &result.results);
         let (image, format) = download(output.url.as_deref().expect("a url")).await;
         assert_eq!(format, ImageFormat::Jpeg);
         assert_eq!(image.dimensions(), (1024, 1024));
@@ -1133,8 +1138,8 @@ async fn bad_inputs_are_refused_or_fail_without_charge() {
                 payload: ObjectRemovalTaskPayload {
                     actions: [Action { id: 0 }],
                     file_sets: ObjectRemovalFileSet {
-                        src_ids: vec![photo.clone()],
-                        mask_ids: vec![mask.clone()],
+                        src_ids: vec![photo.clone().parse().unwrap()],
+                        mask_ids: vec![mask.clone().parse().unwrap()],
                     },
                     output_ext: None,
                 },
@@ -1292,7 +1297,9 @@ async fn bad_inputs_are_refused_or_fail_without_charge() {
                             style_ids: [other_group_style],
                         },
                     }],
-                    file_sets: SingleSourceFileSet { src_ids: [hair] },
+                    file_sets: SingleSourceFileSet {
+                        src_ids: [hair.parse().unwrap()],
+                    },
                     output_ext: None,
                 },
             })
@@ -1306,7 +1313,7 @@ async fn bad_inputs_are_refused_or_fail_without_charge() {
         .body(MakeupTransferCreateFileRequest {
             files: vec![MakeupTransferFileRequest {
                 content_type: MakeupTransferContentType::ImagePng,
-                file_name: "selfie.png".into(),
+                file_name: "selfie.png".parse().unwrap(),
             }],
         })
         .send()
@@ -1441,7 +1448,7 @@ async fn a_result_dst_id_is_an_input_without_uploading() {
             payload: BackgroundRemovalTaskPayload {
                 actions: [Action { id: 0 }],
                 file_sets: SourceFileSet {
-                    src_ids: vec![dst_id],
+                    src_ids: vec![dst_id.parse().unwrap()],
                 },
                 output_ext: None,
             },
@@ -1453,7 +1460,7 @@ async fn a_result_dst_id_is_an_input_without_uploading() {
         .result
         .task_id;
     let result = poll!(client.background_removal_check_status().task_id(&cut));
-    let output = single_output(result.status, &result.results);
+    let output = single_output(result.status.clone(), &result.results);
     let (image, format) = download(output.url.as_deref().expect("a url")).await;
     assert_eq!(format, ImageFormat::Png);
     assert_eq!(

@@ -38,6 +38,16 @@ pub fn render(spec: &Spec) -> String {
             );
         }
     }
+    for limit in json["x-rate-limits"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "rate limit: {} requests per {} s per {}{}",
+            limit["requests"],
+            limit["seconds"],
+            text(&limit["per"]),
+            provenance(limit)
+        );
+    }
     let operations = spec.operations();
     let _ = writeln!(out, "{} operations", operations.len());
 
@@ -48,7 +58,15 @@ pub fn render(spec: &Spec) -> String {
         .filter_map(|t| t["name"].as_str())
         .collect();
     for tag in &tags {
-        let _ = writeln!(out, "\n## {tag}");
+        let feature = json["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["name"].as_str() == Some(tag))
+            .and_then(|t| t["x-feature"].as_str())
+            .map(|name| format!(" (feature `{name}`)"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "\n## {tag}{feature}");
         for op in operations
             .iter()
             .filter(|op| first_tag(op.value) == Some(tag))
@@ -79,8 +97,9 @@ pub fn render(spec: &Spec) -> String {
                 for row in codes {
                     let _ = writeln!(
                         out,
-                        "  error code {} (HTTP {}): {}",
+                        "  error code {} {} (HTTP {}): {}",
                         row["code"],
+                        text(&row["name"]),
                         row["status"],
                         text(&row["message"])
                     );
@@ -182,6 +201,21 @@ fn render_operation(spec: &Spec, op: &Value, method: &str, path: &str, out: &mut
         }
         let _ = writeln!(out, "  limits {}: {}", text(&set["name"]), facts.join("; "));
     }
+    for (key, label) in [("x-polling", "polling"), ("x-cost", "cost")] {
+        for rule in op[key].as_array().into_iter().flatten() {
+            let facts: Vec<String> = rule
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, _)| *k != "description")
+                .map(|(k, v)| format!("{k} {}", compact(v)))
+                .collect();
+            let _ = writeln!(out, "  {label}: {}", facts.join("; "));
+        }
+    }
+    if let Some(seconds) = op.get("x-token-lifetime-seconds") {
+        let _ = writeln!(out, "  token lifetime: {seconds} s");
+    }
 }
 
 /// Lists the properties of an object schema (and of inline nested objects), one per line.
@@ -239,6 +273,9 @@ pub fn describe(schema: &Value) -> String {
     }
     if let Some(values) = schema.get("enum") {
         let _ = write!(out, " enum {}", compact(values));
+    }
+    if let Some(names) = schema.get("x-enum-varnames") {
+        let _ = write!(out, " names {}", compact(names));
     }
     let range = |min: &str, max: &str| match (schema.get(min), schema.get(max)) {
         (None, None) => None,

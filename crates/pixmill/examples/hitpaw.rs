@@ -43,20 +43,20 @@ async fn main() -> pixmill::Result<()> {
         job.coins_consumed().unwrap_or_default()
     );
     let enhanced = job.wait().await?;
-    let extension = std::path::Path::new(enhanced.result_url())
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or(ImageFormat::Png.extension())
-        .to_string();
+    let extension = enhanced
+        .result()
+        .format()
+        .unwrap_or(ImageFormat::Png)
+        .extension();
     let enhanced_path = out_dir.join(format!("enhanced.{extension}"));
-    enhanced.download_to(&enhanced_path).await?;
+    enhanced.result().save(&enhanced_path).await?;
     println!("wrote {}", enhanced_path.display());
 
     let cutout = client.segment(input).send().await?.wait().await?;
     let cutout_path = out_dir.join("cutout.png");
     let mask_path = out_dir.join("mask.png");
-    cutout.download_to(&cutout_path).await?;
-    cutout.download_mask_to(&mask_path).await?;
+    cutout.result().save(&cutout_path).await?;
+    cutout.mask()?.save(&mask_path).await?;
     println!("wrote {}", cutout_path.display());
     println!("wrote {}", mask_path.display());
     Ok(())

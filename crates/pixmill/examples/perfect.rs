@@ -50,14 +50,14 @@ async fn main() -> pixmill::Result<()> {
     println!("enhance task {}", task.id());
     let enhanced = task.wait().await?;
     let enhanced_path = out_dir.join("enhanced.jpg");
-    enhanced.download_to(&enhanced_path).await?;
+    enhanced.result().save(&enhanced_path).await?;
     println!("wrote {}", enhanced_path.display());
 
     let task = client.background_removal(input).send().await?;
     println!("background removal task {}", task.id());
     let cutout = task.wait().await?;
     let cutout_path = out_dir.join("no-background.png");
-    cutout.download_to(&cutout_path).await?;
+    cutout.result().save(&cutout_path).await?;
     println!("wrote {}", cutout_path.display());
 
     println!("hairstyle style groups:");

@@ -264,10 +264,8 @@ fn value_literal(kind: Option<&str>, value: &Value) -> Option<(String, String)> 
         Value::String(s) => Some(("&str".into(), format!("{s:?}"))),
         Value::Number(_) => number_literal(kind, value),
         Value::Array(items) => {
-            let parts: Option<Vec<(String, String)>> = items
-                .iter()
-                .map(|item| value_literal(None, item).map(|(t, l)| (t, l)))
-                .collect();
+            let parts: Option<Vec<(String, String)>> =
+                items.iter().map(|item| value_literal(None, item)).collect();
             let parts = parts?;
             let ty = parts
                 .first()

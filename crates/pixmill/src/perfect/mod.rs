@@ -8,11 +8,11 @@
 //!
 //! let client = Client::from_env()?; // PERFECT_CLIENT_ID, PERFECT_CLIENT_SECRET[, PERFECT_BASE_URL]
 //! let output = client.enhance("portrait.jpg", Scale::X2).send().await?.wait().await?;
-//! output.result()?.save("portrait-2x.jpg").await?;
+//! output.result().save("portrait-2x.jpg").await?;
 //!
 //! // A result feeds the next task without another upload.
-//! let cutout = client.background_removal(output.first().unwrap()).send().await?.wait().await?;
-//! cutout.result()?.save("cutout.png").await?;
+//! let cutout = client.background_removal(output.first()).send().await?.wait().await?;
+//! cutout.result().save("cutout.png").await?;
 //!
 //! let groups: Vec<_> = client.style_groups(Feature::HairStyle).try_collect().await?;
 //! # let _ = groups; Ok(()) }
@@ -694,6 +694,9 @@ impl Params {
             }),
             Params::Scale(scale) => {
                 serde_json::to_value(api::types::EnhanceParams { scale: *scale })
+            }
+            Params::Prompt(prompt, _) if prompt.trim().is_empty() => {
+                return Err(InputError::Empty { field: "prompt" }.into());
             }
             Params::Prompt(prompt, choice) => {
                 let params = api::types::TextToImageParams::try_from(

@@ -188,22 +188,15 @@ impl TaskOutput {
         &self.files
     }
 
-    /// The first (for most features, the only) result; [`Error::MissingResult`] when Perfect
-    /// reported success without a file.
-    pub fn result(&self) -> Result<&Output, Error> {
-        self.files
-            .first()
-            .map(ResultFile::output)
-            .ok_or_else(|| Error::MissingResult {
-                provider: PROVIDER,
-                job_id: self.task_id.clone(),
-                what: "the task succeeded without a result file".into(),
-            })
+    /// The first (for most features, the only) result.
+    pub fn result(&self) -> &Output {
+        self.first().output()
     }
 
     /// The first result file.
-    pub fn first(&self) -> Option<&ResultFile> {
-        self.files.first()
+    pub fn first(&self) -> &ResultFile {
+        // `wait` refuses a success without files.
+        &self.files[0]
     }
 
     /// Aging's `custom_info`.
@@ -283,7 +276,7 @@ impl Task {
             .run(|| async {
                 let snapshot = self.status().await?;
                 match &snapshot.status {
-                    TaskStatus::Success => Ok(Poll::Ready(self.output(snapshot))),
+                    TaskStatus::Success => self.output(snapshot).map(Poll::Ready),
                     TaskStatus::Error => {
                         let code = snapshot
                             .error
@@ -309,7 +302,14 @@ impl Task {
             .await
     }
 
-    fn output(&self, snapshot: TaskSnapshot) -> TaskOutput {
+    fn output(&self, snapshot: TaskSnapshot) -> Result<TaskOutput, Error> {
+        if snapshot.files.is_empty() {
+            return Err(Error::MissingResult {
+                provider: PROVIDER,
+                job_id: self.id.clone(),
+                what: "the task succeeded without a result file".into(),
+            });
+        }
         let core = &self.client.inner.core;
         let files = snapshot
             .files
@@ -321,11 +321,11 @@ impl Task {
             })
             .collect();
         tracing::info!("task succeeded");
-        TaskOutput {
+        Ok(TaskOutput {
             task_id: self.id.clone(),
             files,
             snapshot,
-        }
+        })
     }
 
     fn release(&self) {
