@@ -412,6 +412,9 @@ impl<'a> LimitSet<'_, 'a> {
         larger_is_stricter: bool,
         pointer: &str,
     ) {
+        if before == after {
+            return;
+        }
         let (was, now) = (
             before.and_then(Value::as_f64),
             after.and_then(Value::as_f64),
@@ -545,6 +548,14 @@ fn limit_facts(set: &Node<'_>) -> String {
         .into_iter()
         .filter(|(key, _)| !matches!(*key, "name" | "description") && !key.starts_with("x-"))
         .map(|(key, node)| match node.value {
+            Value::Object(rule) if key == "applies_to" => format!(
+                "when `{}` is {}",
+                text(rule.get("field")),
+                rule.get("values")
+                    .and_then(Value::as_array)
+                    .map(|values| values.iter().map(literal).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default()
+            ),
             Value::Array(items) => format!(
                 "{key} {}",
                 items

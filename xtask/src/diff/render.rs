@@ -22,36 +22,50 @@ pub fn json(report: &Report) -> String {
     out
 }
 
-/// The report as a markdown pull-request comment under the heading `title`.
+/// The report as a markdown pull-request comment under the heading `title`. The counts are
+/// of the rows shown: a change shared by several operations counts once.
 pub fn markdown(report: &Report, title: &str) -> String {
     let mut out = format!("## {title}\n\n");
     if report.changes.is_empty() {
         out.push_str("No changes.\n");
         return out;
     }
-    let _ = writeln!(out, "{}\n", counts(&report.changes));
     let mut specs: Vec<&str> = report.changes.iter().map(|c| c.spec.as_str()).collect();
     specs.dedup();
-    for spec in specs {
-        let changes: Vec<&Change> = report.changes.iter().filter(|c| c.spec == spec).collect();
+    let sections: Vec<(&str, Vec<Group<'_>>)> = specs
+        .into_iter()
+        .map(|spec| {
+            let changes: Vec<&Change> =
+                report.changes.iter().filter(|c| c.spec == spec).collect();
+            (spec, groups(&changes))
+        })
+        .collect();
+    let rows = |groups: &[Group<'_>]| -> Vec<Severity> {
+        groups
+            .iter()
+            .flat_map(|g| g.rows.iter().map(|row| row.change.severity))
+            .collect()
+    };
+    let all: Vec<Severity> = sections.iter().flat_map(|(_, g)| rows(g)).collect();
+    let _ = writeln!(out, "{}\n", counts(&all));
+    for (spec, groups) in &sections {
         let _ = writeln!(out, "### `{spec}`\n");
-        let _ = writeln!(out, "{}\n", counts(changes.iter().copied()));
-        for group in groups(&changes) {
-            render_group(&mut out, &group);
+        let _ = writeln!(out, "{}\n", counts(&rows(groups)));
+        for group in groups {
+            render_group(&mut out, group);
         }
     }
     out
 }
 
 /// `2 breaking, 5 compatible, 3 docs`.
-fn counts<'c>(changes: impl IntoIterator<Item = &'c Change>) -> String {
-    let mut tally = [0usize; 3];
-    for change in changes {
-        tally[change.severity as usize] += 1;
-    }
+fn counts(severities: &[Severity]) -> String {
+    let count = |wanted: Severity| severities.iter().filter(|s| **s == wanted).count();
     format!(
         "{} breaking, {} compatible, {} docs",
-        tally[0], tally[1], tally[2]
+        count(Severity::Breaking),
+        count(Severity::Compatible),
+        count(Severity::Docs)
     )
 }
 

@@ -139,9 +139,9 @@ impl Shape {
         matches!(self, Shape::Vec(_) | Shape::Map | Shape::Nullable(_))
     }
 
-    /// Computes the shape of `schema` in `doc` (following `$ref`s).
-    pub fn of(doc: &Doc, schema: &Value) -> Shape {
-        shape_of(doc, schema, 0)
+    /// The shape of `schema`, whose `$ref`s point into `document`.
+    pub fn of(document: &Value, schema: &Value) -> Shape {
+        shape_of(&Doc::new(document), schema, 0)
     }
 }
 

@@ -262,8 +262,8 @@ impl<'a> Walker<'a> {
             self.annotations(old_part, new_part, &target.label);
             self.error_codes(old_part, new_part, target);
         }
-        let old_shape = Shape::of(&self.old, old.main().value);
-        let new_shape = Shape::of(&self.new, new.main().value);
+        let old_shape = Shape::of(self.old.json, old.main().value);
+        let new_shape = Shape::of(self.new.json, new.main().value);
         let shape_changed = old_shape != new_shape;
         let shape_impact = || {
             format!(
@@ -816,7 +816,7 @@ impl<'a> Walker<'a> {
         let field_type = |doc: Doc<'a>, node: &Node<'a>, required: bool| {
             let (schema, _) = doc.deref(node.value);
             rust::field_type(
-                &Shape::of(&doc, schema),
+                &Shape::of(doc.json, schema),
                 required,
                 schema.get("default").is_some(),
             )

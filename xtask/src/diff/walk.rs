@@ -1207,7 +1207,7 @@ fn params_of<'a>(doc: Doc<'a>, op: &Op<'a>) -> Vec<Param<'a>> {
 }
 
 fn param_shape(doc: Doc<'_>, param: &Param<'_>) -> Shape {
-    Shape::of(&doc, param.node.value.get("schema").unwrap_or(&Value::Null))
+    Shape::of(doc.json, param.node.value.get("schema").unwrap_or(&Value::Null))
 }
 
 /// The component schemas reachable from some operation, through any chain of `$ref`s.
