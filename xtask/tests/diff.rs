@@ -48,29 +48,62 @@ const CASES: &[(&str, &[(Kind, Severity)])] = &[
     ("parameter-renamed", &[(ParameterRenamed, Breaking)]),
     ("path-parameter-renamed", &[(ParameterRenamed, Breaking)]),
     ("parameter-moved", &[(ParameterMoved, Breaking)]),
-    ("parameter-became-required", &[(ParameterRequiredChanged, Breaking)]),
-    ("parameter-became-optional", &[(ParameterRequiredChanged, Compatible)]),
+    (
+        "parameter-became-required",
+        &[(ParameterRequiredChanged, Breaking)],
+    ),
+    (
+        "parameter-became-optional",
+        &[(ParameterRequiredChanged, Compatible)],
+    ),
     (
         "parameter-serialization-changed",
         &[(ParameterSerializationChanged, Breaking)],
     ),
-    ("parameter-maximum-tightened", &[(RequestBoundTightened, Breaking)]),
-    ("default-added-to-parameter", &[(DefaultChanged, Compatible)]),
+    (
+        "parameter-maximum-tightened",
+        &[(RequestBoundTightened, Breaking)],
+    ),
+    (
+        "default-added-to-parameter",
+        &[(DefaultChanged, Compatible)],
+    ),
     // Header names ignore case: nothing changes on the wire or in Rust.
     ("header-parameter-case", &[]),
     // Request bodies and media types.
     ("request-body-added", &[(RequestBodyAdded, Breaking)]),
     ("request-body-removed", &[(RequestBodyRemoved, Breaking)]),
-    ("request-body-became-required", &[(RequestBodyRequiredChanged, Breaking)]),
-    ("request-body-became-optional", &[(RequestBodyRequiredChanged, Compatible)]),
+    (
+        "request-body-became-required",
+        &[(RequestBodyRequiredChanged, Breaking)],
+    ),
+    (
+        "request-body-became-optional",
+        &[(RequestBodyRequiredChanged, Compatible)],
+    ),
     ("media-type-added", &[(MediaTypeAdded, Compatible)]),
     ("media-type-removed", &[(MediaTypeRemoved, Breaking)]),
     // Properties, requests and answers told apart.
-    ("request-property-added-required", &[(RequestPropertyAdded, Breaking)]),
-    ("request-property-added-optional", &[(RequestPropertyAdded, Compatible)]),
-    ("request-property-removed", &[(RequestPropertyRemoved, Breaking)]),
-    ("response-property-added", &[(ResponsePropertyAdded, Compatible)]),
-    ("response-property-removed", &[(ResponsePropertyRemoved, Breaking)]),
+    (
+        "request-property-added-required",
+        &[(RequestPropertyAdded, Breaking)],
+    ),
+    (
+        "request-property-added-optional",
+        &[(RequestPropertyAdded, Compatible)],
+    ),
+    (
+        "request-property-removed",
+        &[(RequestPropertyRemoved, Breaking)],
+    ),
+    (
+        "response-property-added",
+        &[(ResponsePropertyAdded, Compatible)],
+    ),
+    (
+        "response-property-removed",
+        &[(ResponsePropertyRemoved, Breaking)],
+    ),
     (
         "request-property-became-required",
         &[(RequestPropertyRequiredChanged, Breaking)],
@@ -90,58 +123,151 @@ const CASES: &[(&str, &[(Kind, Severity)])] = &[
     // Types and formats.
     ("type-changed", &[(TypeChanged, Breaking)]),
     ("format-changed", &[(FormatChanged, Breaking)]),
-    ("format-changed-same-rust-type", &[(FormatChanged, Compatible)]),
+    (
+        "format-changed-same-rust-type",
+        &[(FormatChanged, Compatible)],
+    ),
     ("enum-restricted", &[(TypeChanged, Breaking)]),
     ("nullable-changed", &[(NullableChanged, Breaking)]),
-    ("additional-properties-closed", &[(AdditionalPropertiesChanged, Breaking)]),
+    (
+        "additional-properties-closed",
+        &[(AdditionalPropertiesChanged, Breaking)],
+    ),
     ("composition-changed", &[(CompositionChanged, Breaking)]),
     // Enums: request enums are closed, answer enums open.
-    ("request-enum-value-added", &[(RequestEnumValueAdded, Compatible)]),
-    ("request-enum-value-removed", &[(RequestEnumValueRemoved, Breaking)]),
+    (
+        "request-enum-value-added",
+        &[(RequestEnumValueAdded, Compatible)],
+    ),
+    (
+        "request-enum-value-removed",
+        &[(RequestEnumValueRemoved, Breaking)],
+    ),
     (
         "request-integer-enum-value-removed",
         &[(RequestEnumValueRemoved, Breaking)],
     ),
-    ("response-enum-value-added", &[(ResponseEnumValueAdded, Compatible)]),
-    ("response-enum-value-removed", &[(ResponseEnumValueRemoved, Compatible)]),
+    (
+        "response-enum-value-added",
+        &[(ResponseEnumValueAdded, Compatible)],
+    ),
+    (
+        "response-enum-value-removed",
+        &[(ResponseEnumValueRemoved, Compatible)],
+    ),
     ("enum-varname-changed", &[(EnumVarnameChanged, Breaking)]),
     // Bounds.
-    ("request-maximum-tightened", &[(RequestBoundTightened, Breaking)]),
-    ("request-maximum-loosened", &[(RequestBoundLoosened, Compatible)]),
-    ("request-minimum-tightened", &[(RequestBoundTightened, Breaking)]),
-    ("request-minimum-loosened", &[(RequestBoundLoosened, Compatible)]),
+    (
+        "request-maximum-tightened",
+        &[(RequestBoundTightened, Breaking)],
+    ),
+    (
+        "request-maximum-loosened",
+        &[(RequestBoundLoosened, Compatible)],
+    ),
+    (
+        "request-minimum-tightened",
+        &[(RequestBoundTightened, Breaking)],
+    ),
+    (
+        "request-minimum-loosened",
+        &[(RequestBoundLoosened, Compatible)],
+    ),
     // A lower bound of 1 makes typify pick `NonZeroU32`: looser, yet a new Rust type.
-    ("request-minimum-changes-rust-type", &[(RequestBoundLoosened, Breaking)]),
-    ("request-min-length-tightened", &[(RequestBoundTightened, Breaking)]),
-    ("request-max-length-tightened", &[(RequestBoundTightened, Breaking)]),
-    ("request-max-length-loosened", &[(RequestBoundLoosened, Compatible)]),
-    ("request-min-items-tightened", &[(RequestBoundTightened, Breaking)]),
-    ("request-min-items-loosened", &[(RequestBoundLoosened, Compatible)]),
-    ("request-max-items-tightened", &[(RequestBoundTightened, Breaking)]),
-    ("request-pattern-added", &[(RequestBoundTightened, Breaking)]),
-    ("response-maximum-tightened", &[(ResponseBoundTightened, Compatible)]),
-    ("response-maximum-loosened", &[(ResponseBoundLoosened, Compatible)]),
-    ("response-minimum-loosened", &[(ResponseBoundLoosened, Compatible)]),
+    (
+        "request-minimum-changes-rust-type",
+        &[(RequestBoundLoosened, Breaking)],
+    ),
+    (
+        "request-min-length-tightened",
+        &[(RequestBoundTightened, Breaking)],
+    ),
+    (
+        "request-max-length-tightened",
+        &[(RequestBoundTightened, Breaking)],
+    ),
+    (
+        "request-max-length-loosened",
+        &[(RequestBoundLoosened, Compatible)],
+    ),
+    (
+        "request-min-items-tightened",
+        &[(RequestBoundTightened, Breaking)],
+    ),
+    (
+        "request-min-items-loosened",
+        &[(RequestBoundLoosened, Compatible)],
+    ),
+    (
+        "request-max-items-tightened",
+        &[(RequestBoundTightened, Breaking)],
+    ),
+    (
+        "request-pattern-added",
+        &[(RequestBoundTightened, Breaking)],
+    ),
+    (
+        "response-maximum-tightened",
+        &[(ResponseBoundTightened, Compatible)],
+    ),
+    (
+        "response-maximum-loosened",
+        &[(ResponseBoundLoosened, Compatible)],
+    ),
+    (
+        "response-minimum-loosened",
+        &[(ResponseBoundLoosened, Compatible)],
+    ),
     // An `int32` whose maximum passes `i32::MAX` becomes an `i64`.
-    ("response-maximum-beyond-rust-type", &[(ResponseBoundLoosened, Breaking)]),
+    (
+        "response-maximum-beyond-rust-type",
+        &[(ResponseBoundLoosened, Breaking)],
+    ),
     // Defaults.
     ("default-changed", &[(DefaultChanged, Breaking)]),
     ("default-added-to-field", &[(DefaultChanged, Breaking)]),
     // Answers.
-    ("response-status-added", &[(ResponseStatusAdded, Compatible)]),
-    ("response-status-removed", &[(ResponseStatusRemoved, Breaking)]),
+    (
+        "response-status-added",
+        &[(ResponseStatusAdded, Compatible)],
+    ),
+    (
+        "response-status-removed",
+        &[(ResponseStatusRemoved, Breaking)],
+    ),
     (
         "response-status-removed-covered-by-range",
         &[(ResponseStatusRemoved, Compatible)],
     ),
-    ("response-header-added", &[(ResponseHeaderAdded, Compatible)]),
-    ("response-header-removed", &[(ResponseHeaderRemoved, Breaking)]),
+    (
+        "response-header-added",
+        &[(ResponseHeaderAdded, Compatible)],
+    ),
+    (
+        "response-header-removed",
+        &[(ResponseHeaderRemoved, Breaking)],
+    ),
     // Security and servers.
-    ("security-scheme-header-renamed", &[(SecuritySchemeChanged, Breaking)]),
-    ("security-scheme-header-case", &[(SecuritySchemeChanged, Compatible)]),
-    ("security-scheme-added", &[(SecuritySchemeAdded, Compatible)]),
-    ("security-scheme-removed", &[(SecuritySchemeRemoved, Breaking)]),
-    ("security-requirement-changed", &[(SecurityChanged, Breaking)]),
+    (
+        "security-scheme-header-renamed",
+        &[(SecuritySchemeChanged, Breaking)],
+    ),
+    (
+        "security-scheme-header-case",
+        &[(SecuritySchemeChanged, Compatible)],
+    ),
+    (
+        "security-scheme-added",
+        &[(SecuritySchemeAdded, Compatible)],
+    ),
+    (
+        "security-scheme-removed",
+        &[(SecuritySchemeRemoved, Breaking)],
+    ),
+    (
+        "security-requirement-changed",
+        &[(SecurityChanged, Breaking)],
+    ),
     ("server-changed", &[(ServerChanged, Breaking)]),
     ("server-added", &[(ServerAdded, Compatible)]),
     ("server-removed", &[(ServerRemoved, Breaking)]),
@@ -150,9 +276,18 @@ const CASES: &[(&str, &[(Kind, Severity)])] = &[
     ("limits-format-added", &[(LimitsLoosened, Compatible)]),
     ("limits-max-bytes-lowered", &[(LimitsTightened, Breaking)]),
     ("limits-max-bytes-raised", &[(LimitsLoosened, Compatible)]),
-    ("limits-max-long-side-lowered", &[(LimitsTightened, Breaking)]),
-    ("limits-min-short-side-raised", &[(LimitsTightened, Breaking)]),
-    ("limits-min-short-side-lowered", &[(LimitsLoosened, Compatible)]),
+    (
+        "limits-max-long-side-lowered",
+        &[(LimitsTightened, Breaking)],
+    ),
+    (
+        "limits-min-short-side-raised",
+        &[(LimitsTightened, Breaking)],
+    ),
+    (
+        "limits-min-short-side-lowered",
+        &[(LimitsLoosened, Compatible)],
+    ),
     ("limits-megapixels-lowered", &[(LimitsTightened, Breaking)]),
     ("limits-megapixels-raised", &[(LimitsLoosened, Compatible)]),
     ("limits-face-width-raised", &[(LimitsTightened, Breaking)]),
@@ -162,12 +297,18 @@ const CASES: &[(&str, &[(Kind, Severity)])] = &[
     ("limits-bound-removed", &[(LimitsLoosened, Compatible)]),
     ("limits-set-added", &[(LimitsTightened, Breaking)]),
     ("limits-set-removed", &[(LimitsLoosened, Compatible)]),
-    ("limits-applies-to-more-values", &[(LimitsTightened, Breaking)]),
+    (
+        "limits-applies-to-more-values",
+        &[(LimitsTightened, Breaking)],
+    ),
     // x-error-codes and other extensions.
     ("error-code-added", &[(ErrorCodeAdded, Compatible)]),
     ("error-code-removed", &[(ErrorCodeRemoved, Breaking)]),
     ("error-code-renamed", &[(ErrorCodeChanged, Breaking)]),
-    ("extension-added-to-operation", &[(ExtensionChanged, Compatible)]),
+    (
+        "extension-added-to-operation",
+        &[(ExtensionChanged, Compatible)],
+    ),
     ("extension-added-to-tag", &[(ExtensionChanged, Compatible)]),
     // Prose.
     ("docs-operation-description", &[(DescriptionChanged, Docs)]),
@@ -176,10 +317,16 @@ const CASES: &[(&str, &[(Kind, Severity)])] = &[
     ("docs-provenance", &[(ProvenanceChanged, Docs)]),
     // Document and components.
     ("info-version-changed", &[(InfoVersionChanged, Compatible)]),
-    ("openapi-version-changed", &[(OpenapiVersionChanged, Compatible)]),
+    (
+        "openapi-version-changed",
+        &[(OpenapiVersionChanged, Compatible)],
+    ),
     ("schema-added", &[(SchemaAdded, Compatible)]),
     ("schema-removed", &[(SchemaRemoved, Breaking)]),
-    ("unused-schema-changed", &[(UnusedSchemaChanged, Compatible)]),
+    (
+        "unused-schema-changed",
+        &[(UnusedSchemaChanged, Compatible)],
+    ),
     // An inline schema moved into a component: the wire is the same, a type is added.
     ("schema-moved-into-component", &[(SchemaAdded, Compatible)]),
     // A schema that contains itself: the walk ends, the change is reported once.
@@ -191,7 +338,8 @@ fn every_fixture_pair_reports_exactly_its_change() {
     let mut failures = Vec::new();
     for (case, expected) in CASES {
         let changes = changes_of(case);
-        let mut found: Vec<(Kind, Severity)> = changes.iter().map(|c| (c.kind, c.severity)).collect();
+        let mut found: Vec<(Kind, Severity)> =
+            changes.iter().map(|c| (c.kind, c.severity)).collect();
         let mut expected = expected.to_vec();
         found.sort();
         expected.sort();
@@ -239,7 +387,11 @@ fn fixtures_are_openapi_3_0_documents() {
         for spec in [old, new] {
             spec.openapi().unwrap_or_else(|e| panic!("{e:#}"));
             let version = spec.json["openapi"].as_str().unwrap_or_default();
-            assert!(version.starts_with("3.0."), "{}: {version}", spec.path.display());
+            assert!(
+                version.starts_with("3.0."),
+                "{}: {version}",
+                spec.path.display()
+            );
         }
     }
 }
@@ -325,7 +477,10 @@ fn rust_impacts_name_the_generated_items() {
 fn summaries_and_pointers_of_one_change() {
     let changes = changes_of("request-enum-value-removed");
     let change = &changes[0];
-    assert_eq!(change.summary, "`WidgetRequest.size` no longer accepts `large`");
+    assert_eq!(
+        change.summary,
+        "`WidgetRequest.size` no longer accepts `large`"
+    );
     // Something removed is addressed in the old document.
     assert_eq!(
         change.pointer,
@@ -333,7 +488,11 @@ fn summaries_and_pointers_of_one_change() {
     );
     let operation = change.operation.as_ref().expect("reached by an operation");
     assert_eq!(
-        (operation.id.as_str(), operation.method.as_str(), operation.path.as_str()),
+        (
+            operation.id.as_str(),
+            operation.method.as_str(),
+            operation.path.as_str()
+        ),
         ("make_widget", "POST", "/shops/{shop}/widgets")
     );
     let general = &changes_of("server-changed")[0];
@@ -354,7 +513,10 @@ fn a_shared_component_is_reported_for_each_operation_and_shown_once() {
     assert_eq!(removed_code, ["get_widget", "make_widget"]);
     let markdown = render::markdown(&report, "Spec changes");
     assert_eq!(markdown.matches("error code 1002").count(), 1, "{markdown}");
-    assert!(markdown.contains("· in `get_widget`, `make_widget`"), "{markdown}");
+    assert!(
+        markdown.contains("· in `get_widget`, `make_widget`"),
+        "{markdown}"
+    );
 }
 
 #[test]
@@ -381,7 +543,15 @@ fn json_report() {
         let keys: Vec<&String> = change.as_object().unwrap().keys().collect();
         assert_eq!(
             keys,
-            ["spec", "operation", "pointer", "kind", "severity", "summary", "rust_impact"]
+            [
+                "spec",
+                "operation",
+                "pointer",
+                "kind",
+                "severity",
+                "summary",
+                "rust_impact"
+            ]
         );
     }
     insta::assert_snapshot!(text);
@@ -523,7 +693,10 @@ fn typify_integer_rules() {
     };
     assert_eq!(shape("{type: integer}"), "i64");
     assert_eq!(shape("{type: integer, format: int32}"), "i32");
-    assert_eq!(shape("{type: integer, format: int32, minimum: 1}"), "NonZeroU32");
+    assert_eq!(
+        shape("{type: integer, format: int32, minimum: 1}"),
+        "NonZeroU32"
+    );
     assert_eq!(shape("{type: integer, minimum: 1}"), "NonZeroU64");
     assert_eq!(shape("{type: integer, minimum: 0}"), "u64");
     assert_eq!(shape("{type: integer, minimum: 0, maximum: 50}"), "i64");
@@ -536,7 +709,10 @@ fn typify_integer_rules() {
         "NonZeroU32"
     );
     assert_eq!(shape("{type: number, format: float}"), "f32");
-    assert_eq!(shape("{type: string, maxLength: 3}"), "a checked string newtype");
+    assert_eq!(
+        shape("{type: string, maxLength: 3}"),
+        "a checked string newtype"
+    );
     assert_eq!(shape("{type: string, format: date-time}"), "DateTime<Utc>");
     assert_eq!(shape("{type: string, nullable: true}"), "Option<String>");
     assert_eq!(shape("{type: array, items: {type: string}}"), "Vec<String>");
@@ -551,10 +727,7 @@ fn identifiers_follow_the_generator() {
     assert_eq!(rust::pascal("localizable.strings"), "LocalizableStrings");
     assert_eq!(rust::pascal("image/jpeg"), "ImageJpeg");
     assert_eq!(rust::pascal("2x"), "X2x");
-    assert_eq!(
-        rust::pascal("supersize_image-body"),
-        "SupersizeImageBody"
-    );
+    assert_eq!(rust::pascal("supersize_image-body"), "SupersizeImageBody");
 }
 
 // The git side.
@@ -563,7 +736,12 @@ fn git(dir: &Path, args: &[&str]) {
     let status = Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["-c", "user.name=pixmill", "-c", "user.email=pixmill@example.test"])
+        .args([
+            "-c",
+            "user.name=pixmill",
+            "-c",
+            "user.email=pixmill@example.test",
+        ])
         .args(args)
         .output()
         .unwrap();
@@ -581,12 +759,20 @@ fn repository() -> tempfile::TempDir {
     let repo = tempfile::tempdir().unwrap();
     let root = repo.path();
     git(root, &["init", "-q", "-b", "main"]);
-    copy_case("request-enum-value-removed", "old.yaml", &root.join("specs/widgets.yaml"));
+    copy_case(
+        "request-enum-value-removed",
+        "old.yaml",
+        &root.join("specs/widgets.yaml"),
+    );
     copy_case("server-added", "old.yaml", &root.join("specs/gone.yaml"));
     git(root, &["add", "."]);
     git(root, &["commit", "-q", "-m", "specs"]);
     git(root, &["checkout", "-q", "-b", "feature"]);
-    copy_case("request-enum-value-removed", "new.yaml", &root.join("specs/widgets.yaml"));
+    copy_case(
+        "request-enum-value-removed",
+        "new.yaml",
+        &root.join("specs/widgets.yaml"),
+    );
     copy_case("server-added", "new.yaml", &root.join("specs/fresh.yaml"));
     std::fs::remove_file(root.join("specs/gone.yaml")).unwrap();
     repo
@@ -623,7 +809,11 @@ fn compares_the_working_tree_with_the_merge_base_of_main() {
     let expected = [
         ("specs/fresh.yaml", "spec-added", "compatible"),
         ("specs/gone.yaml", "spec-removed", "breaking"),
-        ("specs/widgets.yaml", "request-enum-value-removed", "breaking"),
+        (
+            "specs/widgets.yaml",
+            "request-enum-value-removed",
+            "breaking",
+        ),
     ]
     .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
     assert_eq!(found, expected);
@@ -635,7 +825,13 @@ fn compares_with_a_given_revision_and_names_it() {
     let mut options = git_options(Some("main"));
     options.format = diff::command::Format::Markdown;
     let outcome = diff::command::run(repo.path(), &options).unwrap();
-    assert!(outcome.output.starts_with("## Spec changes since `main` (`"), "{}", outcome.output);
+    assert!(
+        outcome
+            .output
+            .starts_with("## Spec changes since `main` (`"),
+        "{}",
+        outcome.output
+    );
     assert!(outcome.output.contains("### `specs/widgets.yaml`"));
 }
 
@@ -663,7 +859,10 @@ fn an_unknown_revision_is_an_error_that_names_it() {
 fn outside_a_repository_the_default_base_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let error = diff::command::run(dir.path(), &git_options(None)).unwrap_err();
-    assert!(format!("{error:#}").contains("not a git work tree"), "{error:#}");
+    assert!(
+        format!("{error:#}").contains("not a git work tree"),
+        "{error:#}"
+    );
 }
 
 #[test]
@@ -674,7 +873,10 @@ fn a_spec_on_one_side_only() {
     assert_eq!((added[0].kind, added[0].severity), (SpecAdded, Compatible));
     assert_eq!(added[0].summary, "new spec with 2 operation(s)");
     let removed = diff::compare("specs/widgets.yaml", Some(&old), None);
-    assert_eq!((removed[0].kind, removed[0].severity), (SpecRemoved, Breaking));
+    assert_eq!(
+        (removed[0].kind, removed[0].severity),
+        (SpecRemoved, Breaking)
+    );
     assert_eq!(
         removed[0].rust_impact.as_deref(),
         Some("the generated crate `pixmill-widgets-api` is no longer generated")
@@ -706,7 +908,8 @@ fn case_file(case: &str, side: &str) -> String {
 
 #[test]
 fn exit_status_follows_fail_on_breaking() {
-    let breaking = ["request-enum-value-removed"].map(|c| (case_file(c, "old.yaml"), case_file(c, "new.yaml")));
+    let breaking = ["request-enum-value-removed"]
+        .map(|c| (case_file(c, "old.yaml"), case_file(c, "new.yaml")));
     let (old, new) = &breaking[0];
     let (code, out, _) = xtask(&["diff", "--old", old, "--new", new]);
     assert_eq!(code, 0);
@@ -718,7 +921,14 @@ fn exit_status_follows_fail_on_breaking() {
         case_file("request-enum-value-added", "new.yaml"),
     );
     let (code, out, _) = xtask(&[
-        "diff", "--old", &old, "--new", &new, "--fail-on-breaking", "--format", "json",
+        "diff",
+        "--old",
+        &old,
+        "--new",
+        &new,
+        "--fail-on-breaking",
+        "--format",
+        "json",
     ]);
     assert_eq!(code, 0);
     let json: Value = serde_json::from_str(&out).unwrap();
@@ -730,11 +940,23 @@ fn parse_errors_exit_2_and_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let good = case_file("operation-added", "new.yaml");
     let files = [
-        ("broken.yaml", "openapi: 3.0.3\npaths: {\n", "not valid YAML"),
+        (
+            "broken.yaml",
+            "openapi: 3.0.3\npaths: {\n",
+            "not valid YAML",
+        ),
         ("plain.yaml", "name: not a spec\n", "no `openapi` version"),
         ("list.yaml", "- 1\n- 2\n", "top level is not a mapping"),
-        ("swagger.yaml", "openapi: 2.0\npaths: {}\n", "not an OpenAPI 3 document"),
-        ("nopaths.yaml", "openapi: 3.0.3\ninfo: {title: x, version: '1'}\n", "no `paths`"),
+        (
+            "swagger.yaml",
+            "openapi: 2.0\npaths: {}\n",
+            "not an OpenAPI 3 document",
+        ),
+        (
+            "nopaths.yaml",
+            "openapi: 3.0.3\ninfo: {title: x, version: '1'}\n",
+            "no `paths`",
+        ),
     ];
     for (name, text, reason) in files {
         let path = dir.path().join(name);
@@ -790,9 +1012,15 @@ fn options_parse() {
     );
     assert_eq!(options.format, diff::command::Format::Json);
     assert!(!options.fail_on_breaking);
-    let options = Options::parse(&args(&["--old", "a.yaml", "--new", "b.yaml", "--fail-on-breaking"]))
-        .unwrap()
-        .unwrap();
+    let options = Options::parse(&args(&[
+        "--old",
+        "a.yaml",
+        "--new",
+        "b.yaml",
+        "--fail-on-breaking",
+    ]))
+    .unwrap()
+    .unwrap();
     assert_eq!(
         options.source,
         Source::Files {
@@ -801,4 +1029,111 @@ fn options_parse() {
         }
     );
     assert!(options.fail_on_breaking);
+}
+
+// Robustness.
+
+fn pointers_of(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let pointer = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+                pointers_of(child, pointer.clone(), out);
+                out.push(pointer);
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                let pointer = format!("{at}/{index}");
+                pointers_of(child, pointer.clone(), out);
+                out.push(pointer);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every node of a spec replaced by values of the wrong kind, broken references and
+/// reference loops, compared in both directions: the comparison never panics.
+#[test]
+fn odd_documents_are_compared_without_panicking() {
+    let (base, _) = load_pair(&fixtures().join("cases/reference-cycle"));
+    let mut pointers = Vec::new();
+    pointers_of(&base.json, String::new(), &mut pointers);
+    let odd = [
+        serde_json::json!(null),
+        serde_json::json!("text"),
+        serde_json::json!(-7.5),
+        serde_json::json!([1, "a"]),
+        serde_json::json!({}),
+        serde_json::json!({"$ref": "#/nowhere"}),
+        serde_json::json!({"$ref": "#"}),
+        serde_json::json!({"$ref": "#/components/schemas/Widget", "allOf": [{"$ref": "#"}]}),
+    ];
+    for pointer in &pointers {
+        for value in &odd {
+            let mut json = base.json.clone();
+            *json.pointer_mut(pointer).unwrap() = value.clone();
+            let mutated = Spec {
+                json,
+                ..base.clone()
+            };
+            let forward = Report::new(diff::compare("odd", Some(&base), Some(&mutated)));
+            let backward = Report::new(diff::compare("odd", Some(&mutated), Some(&base)));
+            render::markdown(&forward, "odd");
+            render::json(&backward);
+        }
+    }
+}
+
+/// A response whose schema is a chain `A0.next → A1.next → ... → A{length}`, whose last
+/// link has type `last_type`.
+fn chain(length: usize, last_type: &str) -> Spec {
+    let mut schemas = serde_json::Map::new();
+    for index in 0..length {
+        let next = serde_json::json!({"$ref": format!("#/components/schemas/A{}", index + 1)});
+        schemas.insert(
+            format!("A{index}"),
+            serde_json::json!({"type": "object", "properties": {"next": next}}),
+        );
+    }
+    schemas.insert(format!("A{length}"), serde_json::json!({"type": last_type}));
+    Spec {
+        path: PathBuf::from("chain.yaml"),
+        provider: "chain".into(),
+        text: String::new(),
+        json: serde_json::json!({
+            "openapi": "3.0.3",
+            "info": {"title": "chain", "version": "1"},
+            "paths": {"/a": {"get": {"operationId": "get_a", "responses": {"200": {
+                "description": "a",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/A0"}}}
+            }}}}},
+            "components": {"schemas": schemas},
+        }),
+    }
+}
+
+#[test]
+fn reference_chains_are_followed_and_end() {
+    let changes = diff::compare(
+        "chain",
+        Some(&chain(50, "string")),
+        Some(&chain(50, "integer")),
+    );
+    let found: Vec<(Kind, Severity, &str)> = changes
+        .iter()
+        .map(|c| (c.kind, c.severity, c.pointer.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [(TypeChanged, Breaking, "/components/schemas/A50/type")]
+    );
+    // Thousands of levels deep, the walk stops instead of exhausting the stack.
+    let changes = diff::compare(
+        "chain",
+        Some(&chain(5000, "string")),
+        Some(&chain(5000, "integer")),
+    );
+    assert!(changes.len() <= 1, "{changes:#?}");
 }

@@ -35,8 +35,7 @@ pub fn markdown(report: &Report, title: &str) -> String {
     let sections: Vec<(&str, Vec<Group<'_>>)> = specs
         .into_iter()
         .map(|spec| {
-            let changes: Vec<&Change> =
-                report.changes.iter().filter(|c| c.spec == spec).collect();
+            let changes: Vec<&Change> = report.changes.iter().filter(|c| c.spec == spec).collect();
             (spec, groups(&changes))
         })
         .collect();

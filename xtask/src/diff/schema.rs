@@ -9,6 +9,9 @@ use super::rust::{self, Shape};
 use super::walk::{Walker, compact, text};
 use super::{Kind, Severity};
 
+/// How deep schemas are compared inside one another.
+const MAX_DEPTH: usize = 64;
+
 /// Which way a value travels: the rules for requests and answers differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Direction {
@@ -239,7 +242,9 @@ impl<'a> Walker<'a> {
             new.node.pointer.clone(),
             direction,
         );
-        if !self.visited.insert(key) {
+        // No real spec nests schemas this deep; a chain of thousands of distinct components
+        // must not exhaust the stack.
+        if self.depth >= MAX_DEPTH || !self.visited.insert(key) {
             return;
         }
         let mut target = target.clone();
@@ -248,7 +253,9 @@ impl<'a> Walker<'a> {
             target.type_name = rust::pascal(&name);
             target.scope = name;
         }
+        self.depth += 1;
         self.compare_views(&old_view, &new_view, direction, &target);
+        self.depth -= 1;
     }
 
     fn compare_views(

@@ -23,6 +23,8 @@ pub(super) struct Walker<'a> {
     /// Schemas already compared in this operation, by (old pointer, new pointer, direction):
     /// each is reported once per operation, and reference cycles end here.
     pub visited: HashSet<(String, String, Direction)>,
+    /// How many schemas the walk is inside, to bound the recursion.
+    pub depth: usize,
     pub changes: Vec<Change>,
 }
 
@@ -62,6 +64,7 @@ pub(super) fn compare_documents(spec: &str, old: &Value, new: &Value) -> Vec<Cha
         operation: None,
         method: String::new(),
         visited: HashSet::new(),
+        depth: 0,
         changes: Vec::new(),
     };
     walker.general();
@@ -976,13 +979,18 @@ impl<'a> Walker<'a> {
                 .map(|(status, node)| (status.to_string(), doc.resolve(node).node))
                 .collect()
         };
+        self.annotations(
+            &old.node.child_or_null("responses"),
+            &new.node.child_or_null("responses"),
+            "responses",
+        );
         let (old_statuses, new_statuses) = (statuses(self.old, old), statuses(self.new, new));
         let client = self.client_call();
         for status in old_statuses.keys() {
             if new_statuses.contains_key(status) {
                 continue;
             }
-            let range = format!("{}XX", &status[..1.min(status.len())]);
+            let range = format!("{}XX", status.chars().next().unwrap_or('?'));
             let covered = status != &range && new_statuses.contains_key(&range);
             let success = status.starts_with('2');
             let (severity, impact) = if covered {
@@ -1207,7 +1215,10 @@ fn params_of<'a>(doc: Doc<'a>, op: &Op<'a>) -> Vec<Param<'a>> {
 }
 
 fn param_shape(doc: Doc<'_>, param: &Param<'_>) -> Shape {
-    Shape::of(doc.json, param.node.value.get("schema").unwrap_or(&Value::Null))
+    Shape::of(
+        doc.json,
+        param.node.value.get("schema").unwrap_or(&Value::Null),
+    )
 }
 
 /// The component schemas reachable from some operation, through any chain of `$ref`s.
