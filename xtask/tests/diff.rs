@@ -396,10 +396,27 @@ fn fixtures_are_openapi_3_0_documents() {
     }
 }
 
+/// Every fixture pair compared as written and in reverse (which turns each addition into a
+/// removal, each tightening into a loosening): the old spec, the new one, the changes.
+fn every_comparison() -> Vec<(String, Spec, Spec, Vec<Change>)> {
+    let mut out = Vec::new();
+    for (case, _) in CASES {
+        let (old, new) = load_pair(&fixtures().join("cases").join(case));
+        for (label, a, b) in [
+            (case.to_string(), &old, &new),
+            (format!("{case} reversed"), &new, &old),
+        ] {
+            let changes = diff::compare(case, Some(a), Some(b));
+            out.push((label, a.clone(), b.clone(), changes));
+        }
+    }
+    out
+}
+
 #[test]
 fn breaking_changes_state_their_rust_impact() {
-    for (case, _) in CASES {
-        for change in changes_of(case) {
+    for (case, _, _, changes) in every_comparison() {
+        for change in changes {
             if change.severity == Breaking {
                 let impact = change.rust_impact.as_deref().unwrap_or_default();
                 assert!(!impact.is_empty(), "{case}: {change:#?}");
@@ -412,14 +429,50 @@ fn breaking_changes_state_their_rust_impact() {
 
 #[test]
 fn pointers_address_the_changed_element_in_one_of_the_documents() {
-    for (case, _) in CASES {
-        let (old, new) = load_pair(&fixtures().join("cases").join(case));
-        for change in diff::compare(case, Some(&old), Some(&new)) {
+    for (case, old, new, changes) in every_comparison() {
+        for change in changes {
             let found = new.json.pointer(&change.pointer).is_some()
                 || old.json.pointer(&change.pointer).is_some();
-            assert!(found, "{case}: {} resolves nowhere", change.pointer);
+            assert!(
+                found,
+                "{case}: {} resolves nowhere ({})",
+                change.pointer, change.kind
+            );
         }
     }
+}
+
+#[test]
+fn reversed_pairs_report_the_opposite_change() {
+    // Undoing a compatible change can break, undoing a breaking one is mostly compatible; a
+    // few kinds read the same both ways.
+    let reversed = |case: &str| {
+        let (old, new) = load_pair(&fixtures().join("cases").join(case));
+        let changes = diff::compare(case, Some(&new), Some(&old));
+        changes
+            .iter()
+            .map(|c| (c.kind, c.severity))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reversed("operation-added"), [(OperationRemoved, Breaking)]);
+    assert_eq!(
+        reversed("request-enum-value-added"),
+        [(RequestEnumValueRemoved, Breaking)]
+    );
+    assert_eq!(
+        reversed("request-maximum-tightened"),
+        [(RequestBoundLoosened, Compatible)]
+    );
+    assert_eq!(
+        reversed("limits-format-removed"),
+        [(LimitsLoosened, Compatible)]
+    );
+    assert_eq!(
+        reversed("response-property-removed"),
+        [(ResponsePropertyAdded, Compatible)]
+    );
+    assert_eq!(reversed("nullable-changed"), [(NullableChanged, Breaking)]);
+    assert_eq!(reversed("server-changed"), [(ServerChanged, Breaking)]);
 }
 
 #[test]

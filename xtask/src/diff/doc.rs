@@ -81,6 +81,15 @@ impl<'a> Node<'a> {
     }
 }
 
+/// Where `key` changed between two versions of an object: in the new one, in the old one if it
+/// was removed there, or the new object itself if neither has it.
+pub fn changed_key(old: &Node<'_>, new: &Node<'_>, key: &str) -> String {
+    match (old.child(key), new.child(key)) {
+        (_, Some(node)) | (Some(node), None) => node.pointer,
+        (None, None) => new.pointer.clone(),
+    }
+}
+
 /// Where a followed `$ref` ended.
 #[derive(Debug, Clone)]
 pub struct Resolved<'a> {

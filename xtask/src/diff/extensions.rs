@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::doc::Node;
+use super::doc::{Node, changed_key};
 use super::rust;
 use super::schema::{Target, literal};
 use super::walk::{Walker, compact, quoted, text};
@@ -173,7 +173,7 @@ impl<'a> Walker<'a> {
                 if was == now {
                     continue;
                 }
-                let pointer = new_row.child_or_null(key).pointer;
+                let pointer = changed_key(old_row, new_row, key);
                 match key {
                     "message" | "description" => self.push(
                         &pointer,
@@ -346,7 +346,7 @@ impl<'a> LimitSet<'_, 'a> {
                         }
                     }
                     for angle in angles {
-                        let pointer = new_pose.child_or_null(angle).pointer;
+                        let pointer = changed_key(&old_pose, &new_pose, angle);
                         self.number(
                             &format!("max_face_pose.{angle}"),
                             old_pose.value.get(angle),

@@ -44,13 +44,19 @@
 //! | `nullable` changed | breaking (the Rust type gains or loses its `Option`) | breaking |
 //! | request body added | breaking if required, else compatible | — |
 //! | request body removed | breaking | — |
+//! | parameter `style`, `explode` and the like changed | breaking | — |
+//! | `additionalProperties: false` added | breaking | compatible |
+//! | `oneOf` / `anyOf` member added or removed | breaking | breaking |
 //! | media type added / removed | compatible / breaking | compatible / breaking |
 //!
-//! An answer enum is open: pixmill keeps values it does not know, so a new value is compatible,
-//! and a removed one simply never arrives; the Rust line names the variant that leaves the
-//! generated enum. A loosened answer bound breaks only when the generated type could no longer
-//! hold the values it now allows, for example an `int32` whose maximum grows past `i32::MAX`;
-//! typify then picks another type, which the shape comparison catches.
+//! Answer enums are treated as open: providers add values without notice, so a client has to
+//! expect values the spec does not list, a new value is compatible and a removed one simply
+//! stops arriving. The generated enums are closed, so the Rust line names the variant that
+//! appears or leaves. A loosened answer bound breaks only when the generated type could no
+//! longer hold the values it now allows, for example an `int32` whose maximum grows past
+//! `i32::MAX`: typify then picks another type, which the shape comparison catches. typify also
+//! picks integer types from bounds in requests (`minimum: 1` gives a `NonZero` type), so a
+//! loosened request minimum can still be breaking for Rust.
 //!
 //! | change | severity |
 //! |---|---|
@@ -65,16 +71,21 @@
 //! | server added | compatible |
 //! | server removed or replaced | breaking |
 //! | component schema added / removed | compatible / breaking (`types::Name` appears or goes) |
-//! | `x-limits`: a format removed, a maximum lowered, a minimum raised, a face-pose angle lowered, a new limit set or bound | breaking (tightened) |
+//! | a component schema no operation uses changed | compatible |
+//! | operation deprecated, tags changed, `info.version` or `openapi` 3.0.x changed | compatible |
+//! | `x-limits`: a format removed, a maximum lowered, a minimum raised, a face-pose angle lowered, a new limit set or bound, a set applying to more requests | breaking (tightened) |
 //! | `x-limits`: the reverse of each of the above | compatible (loosened) |
 //! | `x-error-codes`: code added / removed | compatible / breaking (a typed code disappears) |
 //! | `x-error-codes`: a row's `name` changed | breaking (a Rust variant is renamed) |
 //! | any other `x-` key added, removed or changed | compatible (`extension-changed`) |
 //! | `description`, `summary`, `title`, examples, `x-source`, `x-doc-conflict` | docs |
 //!
+//! HTTP header names ignore case: a header parameter or a security scheme's header name that
+//! only changes case is not breaking.
+//!
 //! The rules assume callers build values through the generated builders (as pixmill's facade
 //! does), not struct literals: a new optional field is then compatible. Names of generated types
-//! for inline schemas are not compared: the codegen snapshot shows them.
+//! for inline schemas are not compared: the diff of `generated/` shows them.
 
 pub mod command;
 mod doc;

@@ -15,7 +15,8 @@ use super::{Change, OperationRef, Report, Severity};
 const LISTED_OPERATIONS: usize = 6;
 
 /// The report as JSON: `{"changes": [{"spec", "operation", "pointer", "kind", "severity",
-/// "summary", "rust_impact"}]}`, in the report's order, with a final newline.
+/// "summary", "rust_impact"}]}`, in the report's order, with a final newline. `operation` is
+/// `{"id", "method", "path"}` or `null`; `rust_impact` is a string or `null`.
 pub fn json(report: &Report) -> String {
     let mut out = serde_json::to_string_pretty(report).unwrap_or_else(|_| "{}".to_string());
     out.push('\n');

@@ -286,7 +286,7 @@ impl<'a> Walker<'a> {
         let (old_type, new_type) = (old.string("type"), new.string("type"));
         if old_type != new_type {
             self.push(
-                &new.node_or_main("type").pointer,
+                &changed_at(old, new, "type"),
                 Kind::TypeChanged,
                 if shape_changed {
                     Severity::Breaking
@@ -309,7 +309,7 @@ impl<'a> Walker<'a> {
         let (old_format, new_format) = (old.string("format"), new.string("format"));
         if old_format != new_format {
             self.push(
-                &new.node_or_main("format").pointer,
+                &changed_at(old, new, "format"),
                 Kind::FormatChanged,
                 if shape_changed {
                     Severity::Breaking
@@ -338,7 +338,7 @@ impl<'a> Walker<'a> {
         );
         if old_nullable != new_nullable {
             self.push(
-                &new.node_or_main("nullable").pointer,
+                &changed_at(old, new, "nullable"),
                 Kind::NullableChanged,
                 Severity::Breaking,
                 format!(
@@ -398,7 +398,7 @@ impl<'a> Walker<'a> {
                     ),
                 };
                 self.push(
-                    &new.node_or_main("enum").pointer,
+                    &changed_at(old, new, "enum"),
                     Kind::TypeChanged,
                     Severity::Breaking,
                     summary,
@@ -700,7 +700,7 @@ impl<'a> Walker<'a> {
             Severity::Compatible
         };
         self.push(
-            &new.node_or_main("additionalProperties").pointer,
+            &changed_at(old, new, "additionalProperties"),
             Kind::AdditionalPropertiesChanged,
             severity,
             format!(
@@ -913,7 +913,7 @@ impl<'a> Walker<'a> {
                 (old.node_or_main(key).items(), new.node_or_main(key).items());
             if old_members.len() != new_members.len() {
                 self.push(
-                    &new.node_or_main(key).pointer,
+                    &changed_at(old, new, key),
                     Kind::CompositionChanged,
                     Severity::Breaking,
                     format!(
@@ -947,6 +947,14 @@ impl<'a> Walker<'a> {
             }
         }
         told
+    }
+}
+
+/// Where a keyword changed: in the new schema, or in the old one if it was removed.
+fn changed_at(old: &View<'_>, new: &View<'_>, key: &str) -> String {
+    match (old.node(key), new.node(key)) {
+        (Some(removed), None) => removed.pointer,
+        _ => new.node_or_main(key).pointer,
     }
 }
 

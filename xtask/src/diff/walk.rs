@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use serde_json::Value;
 
-use super::doc::{Doc, Node};
+use super::doc::{Doc, Node, changed_key};
 use super::rust::{self, Shape};
 use super::schema::{Direction, Holder, Target};
 use super::{Change, Kind, OperationRef, Severity};
@@ -230,7 +230,7 @@ impl<'a> Walker<'a> {
         for key in ["termsOfService", "contact", "license"] {
             if old_info.value.get(key) != new_info.value.get(key) {
                 self.push(
-                    &new_info.child_or_null(key).pointer,
+                    &changed_key(&old_info, &new_info, key),
                     Kind::DescriptionChanged,
                     Severity::Docs,
                     format!("info: `{key}` edited"),
@@ -329,7 +329,7 @@ impl<'a> Walker<'a> {
                 );
                 if old_server.value.get("variables") != new_server.value.get("variables") {
                     self.push(
-                        &new_server.child_or_null("variables").pointer,
+                        &changed_key(old_server, new_server, "variables"),
                         Kind::ServerChanged,
                         Severity::Breaking,
                         format!("{prefix}variables of server `{}` changed", url(new_server)),
@@ -367,7 +367,7 @@ impl<'a> Walker<'a> {
             }
         };
         self.push(
-            &new.child_or_null("security").pointer,
+            &changed_key(old, new, "security"),
             Kind::SecurityChanged,
             Severity::Breaking,
             format!(
@@ -441,7 +441,7 @@ impl<'a> Walker<'a> {
                     && matches!((before, after), (Some(Value::String(a)), Some(Value::String(b))) if a.eq_ignore_ascii_case(b));
                 if same_header {
                     self.push(
-                        &new_scheme.child_or_null(key).pointer,
+                        &changed_key(&old_scheme, &new_scheme, key),
                         Kind::SecuritySchemeChanged,
                         Severity::Compatible,
                         format!(
@@ -453,7 +453,7 @@ impl<'a> Walker<'a> {
                     );
                 } else {
                     self.push(
-                        &new_scheme.child_or_null(key).pointer,
+                        &changed_key(&old_scheme, &new_scheme, key),
                         Kind::SecuritySchemeChanged,
                         Severity::Breaking,
                         format!(
@@ -618,7 +618,7 @@ impl<'a> Walker<'a> {
         let deprecated = |op: &Op<'_>| op.node.value.get("deprecated") == Some(&Value::Bool(true));
         if deprecated(old) != deprecated(new) {
             self.push(
-                &new.node.child_or_null("deprecated").pointer,
+                &changed_key(&old.node, &new.node, "deprecated"),
                 Kind::DeprecatedChanged,
                 Severity::Compatible,
                 if deprecated(new) {
@@ -631,7 +631,7 @@ impl<'a> Walker<'a> {
         }
         if old.node.value.get("tags") != new.node.value.get("tags") {
             self.push(
-                &new.node.child_or_null("tags").pointer,
+                &changed_key(&old.node, &new.node, "tags"),
                 Kind::TagsChanged,
                 Severity::Compatible,
                 format!(
@@ -770,7 +770,7 @@ impl<'a> Walker<'a> {
         if old.required() != new.required() {
             let now_required = new.required();
             self.push(
-                &new.node.child_or_null("required").pointer,
+                &changed_key(&old.node, &new.node, "required"),
                 Kind::ParameterRequiredChanged,
                 if now_required {
                     Severity::Breaking
@@ -798,7 +798,7 @@ impl<'a> Walker<'a> {
         ] {
             if old.node.value.get(key) != new.node.value.get(key) {
                 self.push(
-                    &new.node.child_or_null(key).pointer,
+                    &changed_key(&old.node, &new.node, key),
                     Kind::ParameterSerializationChanged,
                     Severity::Breaking,
                     format!(
@@ -880,7 +880,7 @@ impl<'a> Walker<'a> {
                 if required(&old_body) != required(&new_body) {
                     let now_required = required(&new_body);
                     self.push(
-                        &new_body.child_or_null("required").pointer,
+                        &changed_key(&old_body, &new_body, "required"),
                         Kind::RequestBodyRequiredChanged,
                         if now_required {
                             Severity::Breaking
