@@ -123,9 +123,19 @@ const CASES: &[(&str, &[(Kind, Severity)])] = &[
     // Types and formats.
     ("type-changed", &[(TypeChanged, Breaking)]),
     ("format-changed", &[(FormatChanged, Breaking)]),
+    // Same Rust type: an answer's new format is compatible, a request's is not, and a
+    // different format changes what the bytes mean.
     (
         "format-changed-same-rust-type",
         &[(FormatChanged, Compatible)],
+    ),
+    (
+        "request-format-added-same-rust-type",
+        &[(FormatChanged, Breaking)],
+    ),
+    (
+        "response-format-changed-same-rust-type",
+        &[(FormatChanged, Breaking)],
     ),
     ("enum-restricted", &[(TypeChanged, Breaking)]),
     ("nullable-changed", &[(NullableChanged, Breaking)]),

@@ -33,7 +33,8 @@
 //! | becomes required | breaking | compatible |
 //! | becomes optional | compatible | breaking |
 //! | type changed | breaking | breaking |
-//! | format changed | breaking if the Rust type changes, else compatible | same |
+//! | format changed, Rust type changed | breaking | breaking |
+//! | format added / changed / removed, same Rust type | breaking / breaking / compatible | compatible / breaking / compatible |
 //! | enum value added | compatible | compatible (answer enums are open) |
 //! | enum value removed | breaking | compatible (the value stops arriving) |
 //! | `x-enum-varnames` name of a value changed | breaking | breaking |

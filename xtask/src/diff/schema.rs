@@ -308,10 +308,30 @@ impl<'a> Walker<'a> {
         }
         let (old_format, new_format) = (old.string("format"), new.string("format"));
         if old_format != new_format {
+            // With the same Rust type, a format still changes what the wire carries: a request
+            // may no longer be accepted in a new or different format, and an answer in a
+            // different format means something else (`byte` is base64, `binary` raw bytes).
+            let wire_breaking = match direction {
+                Direction::Request => new_format.is_some(),
+                Direction::Response => old_format.is_some() && new_format.is_some(),
+            };
+            let impact = if shape_changed {
+                Some(format!(
+                    "{}, even where the wire accepts both",
+                    shape_impact()
+                ))
+            } else if wire_breaking {
+                Some(format!(
+                    "the Rust type stays {}; the value's format on the wire changes",
+                    shape_text(&new_shape)
+                ))
+            } else {
+                None
+            };
             self.push(
                 &changed_at(old, new, "format"),
                 Kind::FormatChanged,
-                if shape_changed {
+                if shape_changed || wire_breaking {
                     Severity::Breaking
                 } else {
                     Severity::Compatible
@@ -322,8 +342,7 @@ impl<'a> Walker<'a> {
                     quoted_str(old_format),
                     quoted_str(new_format)
                 ),
-                shape_changed
-                    .then(|| format!("{}, even where the wire accepts both", shape_impact())),
+                impact,
             );
             shape_told |= shape_changed;
         }
