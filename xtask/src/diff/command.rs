@@ -11,6 +11,7 @@ use super::{Report, compare, git, load, render};
 pub struct Options {
     /// What to compare.
     pub source: Source,
+    /// How to print the report.
     pub format: Format,
     /// Exit with status 1 when something breaks.
     pub fail_on_breaking: bool,
@@ -19,17 +20,26 @@ pub struct Options {
 /// The two sides of a comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// Every spec of `specs/` at a git revision (`None`: the default base) against the working
-    /// tree.
-    Git { base: Option<String> },
+    /// Every spec of `specs/` at a git revision against the working tree.
+    Git {
+        /// The revision; `None` for the default (see [`git::default_base`]).
+        base: Option<String>,
+    },
     /// Two spec files.
-    Files { old: PathBuf, new: PathBuf },
+    Files {
+        /// The spec before the change.
+        old: PathBuf,
+        /// The spec after the change.
+        new: PathBuf,
+    },
 }
 
 /// The output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// A pull-request comment ([`render::markdown`]).
     Markdown,
+    /// `{"changes": [...]}` ([`render::json`]).
     Json,
 }
 

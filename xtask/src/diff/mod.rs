@@ -154,7 +154,9 @@ pub struct Change {
     pub operation: Option<OperationRef>,
     /// JSON pointer into the new document, or into the old one for something removed.
     pub pointer: String,
+    /// What changed.
     pub kind: Kind,
+    /// Whether it breaks existing callers.
     pub severity: Severity,
     /// One line, naming the element and what happened to it.
     pub summary: String,
@@ -334,6 +336,7 @@ impl std::fmt::Display for Kind {
 /// Every change between two versions of a set of specs, in a stable order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
+    /// The changes, sorted (see [`Report::new`]).
     pub changes: Vec<Change>,
 }
 

@@ -79,7 +79,9 @@ pub enum Shape {
     Integer(&'static str),
     /// `f32` or `f64`.
     Float(&'static str),
+    /// `bool`.
     Bool,
+    /// A plain `String`.
     String,
     /// A string whose `minLength`, `maxLength` or `pattern` typify checks in a newtype.
     CheckedString,
@@ -89,10 +91,13 @@ pub enum Shape {
     StringEnum,
     /// A newtype over `i64` that only accepts the listed values.
     IntegerEnum,
+    /// An object with properties: a generated struct.
     Struct,
+    /// An object without properties: a map.
     Map,
     /// `oneOf` / `anyOf`: an untagged enum.
     Union,
+    /// An array: a `Vec` of the item shape.
     Vec(Box<Shape>),
     /// `nullable: true`: the inner shape in an `Option`.
     Nullable(Box<Shape>),
