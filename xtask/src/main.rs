@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
-use xtask::{codegen, lint, spec, surface};
+use xtask::{codegen, diff, lint, spec, surface};
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -15,6 +15,7 @@ commands:
   codegen            lint every spec and regenerate generated/<provider>/
   codegen --check    lint, then fail with a diff if generated/ is stale
   surface SPEC       print the reviewable surface of one spec
+  diff [OPTIONS]     report what changed between two versions of the specs (`diff --help`)
 ";
 
 fn main() -> ExitCode {
@@ -54,11 +55,43 @@ fn run(args: &[String]) -> Result<ExitCode> {
             print!("{}", surface::render(&spec::Spec::load(Path::new(file))?));
             Ok(ExitCode::SUCCESS)
         }
+        Some("diff") => Ok(diff_command(&root, &args[1..])),
         Some("help") | Some("--help") | Some("-h") | None => {
             print!("{USAGE}");
             Ok(ExitCode::SUCCESS)
         }
         Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+/// `diff` reports usage and parse errors with status 2, so that CI can tell them from a
+/// breaking change (status 1 with `--fail-on-breaking`).
+fn diff_command(root: &Path, args: &[String]) -> ExitCode {
+    const USAGE_ERROR: u8 = 2;
+    let options = match diff::command::Options::parse(args) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            print!("{}", diff::command::USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("error: {message}\n\n{}", diff::command::USAGE);
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
+    match diff::command::run(root, &options) {
+        Ok(outcome) => {
+            print!("{}", outcome.output);
+            if options.fail_on_breaking && outcome.breaking {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(USAGE_ERROR)
+        }
     }
 }
 
