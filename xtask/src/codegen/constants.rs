@@ -43,8 +43,11 @@ pub fn module(spec: &Spec, enums: &[TypedEnum]) -> Option<String> {
         .pointer("/components/parameters")
         .and_then(Value::as_object)
     {
-        for parameter in components.values() {
-            parameter_facts(spec, enums, parameter, "", &mut parameters);
+        // Named by their component key: two parameters may share a wire name.
+        for (key, parameter) in components {
+            if let Some(schema) = parameter.get("schema") {
+                collect(spec, enums, schema, &[key.to_snake_case()], &mut parameters);
+            }
         }
     }
     for op in spec.operations() {
