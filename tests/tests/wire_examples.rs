@@ -92,3 +92,37 @@ fn containment_detects_a_lost_field() {
         &example
     ));
 }
+
+/// Every answer example holding an enum value also comes back with each such value replaced by
+/// one the spec does not list: the generated types keep it and serialize it back unchanged.
+#[test]
+fn undocumented_answer_enum_values_round_trip() {
+    for (provider, round_trips, expected) in [
+        (
+            "hitpaw",
+            pixmill_hitpaw_api::spec_examples::round_trips(),
+            1,
+        ),
+        (
+            "perfect",
+            pixmill_perfect_api::spec_examples::round_trips(),
+            4,
+        ),
+    ] {
+        let undocumented: Vec<_> = round_trips
+            .iter()
+            .filter(|trip| trip.role.ends_with("with undocumented enum values"))
+            .collect();
+        assert_eq!(undocumented.len(), expected, "{provider}");
+        for trip in undocumented {
+            let text = trip.example.to_string();
+            assert!(text.contains("undocumented_value"), "{text}");
+            assert_eq!(
+                trip.wire.as_ref().ok(),
+                Some(&trip.example),
+                "{provider} {}",
+                trip.operation_id
+            );
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! The binary (`cargo xtask ...`) is a thin command line over these modules; the snapshot tests
 //! in `tests/` use [`surface`] and [`spec`] directly.
 
+pub mod cli;
 pub mod codegen;
 pub mod diff;
 pub mod examples;

@@ -350,3 +350,22 @@ fn block_doc_comments_become_line_comments() {
 fn crate_names_follow_the_provider() {
     assert_eq!(codegen::crate_name("perfect"), "pixmill-perfect-api");
 }
+
+#[test]
+fn removing_a_spec_removes_its_crate_folder() {
+    // A folder under `generated/` without a `Cargo.toml` would stop cargo from loading the
+    // workspace, and `cargo xtask` with it.
+    let root = tempfile::tempdir().unwrap();
+    let spec = spec_in(root.path(), MINIMAL);
+    let files = generate(&spec, root.path()).unwrap().files;
+    write(&files, root.path()).unwrap();
+    assert!(root.path().join("generated/minimal/Cargo.toml").exists());
+    write(&Default::default(), root.path()).unwrap();
+    assert!(!root.path().join("generated/minimal").exists());
+    assert!(
+        drift(&Default::default(), root.path())
+            .unwrap()
+            .diffs
+            .is_empty()
+    );
+}

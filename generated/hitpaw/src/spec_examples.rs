@@ -38,6 +38,12 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
             "TaskStatusResponse",
             "{\"code\":200,\"message\":\"OK\",\"data\":{\"job_id\":\"f5007c0b-e902-4070-8c75-f337d896168f\",\"status\":\"COMPLETED\",\"res_url\":\"https://example.com/result.png\",\"mask_url\":\"https://example.com/mask.png\",\"original_url\":\"https://example.com/image.jpg\"}}",
         ),
+        entry::<crate::types::TaskStatusResponse>(
+            "task_status",
+            "response 200 with undocumented enum values",
+            "TaskStatusResponse",
+            "{\"code\":200,\"message\":\"OK\",\"data\":{\"job_id\":\"f5007c0b-e902-4070-8c75-f337d896168f\",\"status\":\"undocumented_value\",\"res_url\":\"https://example.com/result.png\",\"mask_url\":\"https://example.com/mask.png\",\"original_url\":\"https://example.com/image.jpg\"}}",
+        ),
         entry::<crate::types::ImageSegmentationRequest>(
             "image_segmentation",
             "request",

@@ -26,6 +26,12 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
             "Error",
             "{\"status\":400,\"error\":\"The operation could not be completed\",\"error_code\":\"CreditInsufficiency\"}",
         ),
+        entry::<crate::types::Error>(
+            "create_file",
+            "response 400, 401, 4XX, 5XX with undocumented enum values",
+            "Error",
+            "{\"status\":400,\"error\":\"The operation could not be completed\",\"error_code\":\"undocumented_value\"}",
+        ),
         entry::<crate::types::DeleteTaskRequest>(
             "delete_task",
             "request",
@@ -44,17 +50,35 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
             "CreditBalanceResponse",
             "{\"status\":200,\"results\":[{\"id\":13105541279084536,\"type\":\"ApiSubsToken\",\"amount\":10,\"amount_dec\":10.04,\"expiry\":1704789135000}]}",
         ),
+        entry::<crate::types::CreditBalanceResponse>(
+            "credit_balance",
+            "response 200 with undocumented enum values",
+            "CreditBalanceResponse",
+            "{\"status\":200,\"results\":[{\"id\":13105541279084536,\"type\":\"undocumented_value\",\"amount\":10,\"amount_dec\":10.04,\"expiry\":1704789135000}]}",
+        ),
         entry::<crate::types::CreditHistoryResponse>(
             "credit_history",
             "response 200",
             "CreditHistoryResponse",
             "{\"status\":200,\"result\":{\"next_token\":\"73a3c9e69b89\",\"history\":[{\"id\":38173479337460984,\"timestamp\":1703146067000,\"action\":\"api_photo_enhance\",\"target_id\":\"7TWFkuE2Z9uR0NOxSmQ1rh4PJ5Zx7YJ5U9SAz51q0QHVwMP+Jb1XbjPsf7ZgUgLY\",\"info\":{\"credits\":[{\"id\":24409059381740548,\"amount\":-2,\"amount_dec\":-2.0},{\"id\":27297116883780870,\"amount\":0,\"amount_dec\":0.0}]}}]}}",
         ),
+        entry::<crate::types::CreditHistoryResponse>(
+            "credit_history",
+            "response 200 with undocumented enum values",
+            "CreditHistoryResponse",
+            "{\"status\":200,\"result\":{\"next_token\":\"73a3c9e69b89\",\"history\":[{\"id\":38173479337460984,\"timestamp\":1703146067000,\"action\":\"undocumented_value\",\"target_id\":\"7TWFkuE2Z9uR0NOxSmQ1rh4PJ5Zx7YJ5U9SAz51q0QHVwMP+Jb1XbjPsf7ZgUgLY\",\"info\":{\"credits\":[{\"id\":24409059381740548,\"amount\":-2,\"amount_dec\":-2.0},{\"id\":27297116883780870,\"amount\":0,\"amount_dec\":0.0}]}}]}}",
+        ),
         entry::<crate::types::FeatureCostResponse>(
             "feature_cost",
             "response 200",
             "FeatureCostResponse",
             "{\"status\":200,\"result\":{\"next_token\":\"MjA\",\"skus\":[{\"description\":\"AI Photo Enhance\",\"amount\":2.0,\"unit\":\"result_image\",\"proc_unit\":1,\"run_task_url\":\"https://yce-api-01.makeupar.com/s2s/v2.0/task/enhance\"},{\"description\":\"AI Photo Background Removal\",\"amount\":1.0,\"unit\":\"result_image\",\"proc_unit\":1,\"run_task_url\":\"https://yce-api-01.makeupar.com/s2s/v2.0/task/sod\"}]}}",
+        ),
+        entry::<crate::types::FeatureCostResponse>(
+            "feature_cost",
+            "response 200 with undocumented enum values",
+            "FeatureCostResponse",
+            "{\"status\":200,\"result\":{\"next_token\":\"MjA\",\"skus\":[{\"description\":\"AI Photo Enhance\",\"amount\":2.0,\"unit\":\"undocumented_value\",\"proc_unit\":1,\"run_task_url\":\"https://yce-api-01.makeupar.com/s2s/v2.0/task/enhance\"},{\"description\":\"AI Photo Background Removal\",\"amount\":1.0,\"unit\":\"undocumented_value\",\"proc_unit\":1,\"run_task_url\":\"https://yce-api-01.makeupar.com/s2s/v2.0/task/sod\"}]}}",
         ),
         entry::<crate::types::TemplateListResponse>(
             "hair_style_list_templates",
@@ -80,6 +104,12 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
             "TaskStatusResponse",
             "{\"status\":200,\"data\":{\"task_status\":\"success\",\"results\":{\"url\":\"https://yce-us.s3-accelerate.amazonaws.com/demo/ttl30/9d3e7b21.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=51ab\"}}}",
         ),
+        entry::<crate::types::TaskStatusResponse>(
+            "hair_style_check_status",
+            "response 200 with undocumented enum values",
+            "TaskStatusResponse",
+            "{\"status\":200,\"data\":{\"task_status\":\"undocumented_value\",\"results\":{\"url\":\"https://yce-us.s3-accelerate.amazonaws.com/demo/ttl30/9d3e7b21.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=51ab\"}}}",
+        ),
         entry::<crate::types::ReferenceRunTaskRequest>(
             "hair_transfer_run_task",
             "request",
@@ -104,6 +134,12 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
             "AgingTaskStatusResponse",
             "{\"status\":200,\"data\":{\"task_status\":\"success\",\"results\":{\"output\":[{\"url\":\"https://yce-us.s3-accelerate.amazonaws.com/demo/ttl30/a1.jpg?X-Amz-Expires=7200&X-Amz-Signature=11aa\",\"res_age\":12},{\"url\":\"https://yce-us.s3-accelerate.amazonaws.com/demo/ttl30/a2.jpg?X-Amz-Expires=7200&X-Amz-Signature=22bb\",\"res_age\":25},{\"url\":\"https://yce-us.s3-accelerate.amazonaws.com/demo/ttl30/a3.jpg?X-Amz-Expires=7200&X-Amz-Signature=33cc\",\"res_age\":70}],\"age\":21,\"agd_idx\":1,\"age_min\":12,\"age_max\":70,\"num_of_photos\":3}}}",
         ),
+        entry::<crate::types::AgingTaskStatusResponse>(
+            "aging_check_status",
+            "response 200 with undocumented enum values",
+            "AgingTaskStatusResponse",
+            "{\"status\":200,\"data\":{\"task_status\":\"undocumented_value\",\"results\":{\"output\":[{\"url\":\"https://yce-us.s3-accelerate.amazonaws.com/demo/ttl30/a1.jpg?X-Amz-Expires=7200&X-Amz-Signature=11aa\",\"res_age\":12},{\"url\":\"https://yce-us.s3-accelerate.amazonaws.com/demo/ttl30/a2.jpg?X-Amz-Expires=7200&X-Amz-Signature=22bb\",\"res_age\":25},{\"url\":\"https://yce-us.s3-accelerate.amazonaws.com/demo/ttl30/a3.jpg?X-Amz-Expires=7200&X-Amz-Signature=33cc\",\"res_age\":70}],\"age\":21,\"agd_idx\":1,\"age_min\":12,\"age_max\":70,\"num_of_photos\":3}}}",
+        ),
         entry::<crate::types::ObjectRemovalRunTaskRequest>(
             "object_removal_run_task",
             "request",
@@ -115,6 +151,12 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
             "response 200",
             "ColorizeTaskStatusResponse",
             "{\"status\":200,\"data\":{\"task_status\":\"success\",\"results\":{\"output\":[{\"url\":\"https://yce-us.s3-accelerate.amazonaws.com/demo/ttl30/2c81f0aa.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=0b7e\"},{\"url\":\"https://yce-us.s3-accelerate.amazonaws.com/demo/ttl30/7a44c9d2.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=e3d9\"}]}}}",
+        ),
+        entry::<crate::types::ColorizeTaskStatusResponse>(
+            "colorize_check_status",
+            "response 200 with undocumented enum values",
+            "ColorizeTaskStatusResponse",
+            "{\"status\":200,\"data\":{\"task_status\":\"undocumented_value\",\"results\":{\"output\":[{\"url\":\"https://yce-us.s3-accelerate.amazonaws.com/demo/ttl30/2c81f0aa.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=0b7e\"},{\"url\":\"https://yce-us.s3-accelerate.amazonaws.com/demo/ttl30/7a44c9d2.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=e3d9\"}]}}}",
         ),
         entry::<crate::types::EnhanceRunTaskRequest>(
             "enhance_run_task",

@@ -68,6 +68,12 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
             "HairTaskStatusResponse",
             "{\"status\":200,\"result\":{\"polling_interval\":1000,\"status\":\"success\",\"results\":[{\"id\":0,\"data\":[{\"dst_id\":\"BYOvfZ8UzDzV8fUk/ibjL5DZPjN0MEQ7wjJJibaZUPgHV+iB3m03n/qnsGpWLuqI\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/e80a9c222670bbe4f4c54977656cf2d1.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=33187c8df95247f2866028de71159b42b4ea410fb9102f29a422eb14ab2f2d0f\"}]}]}}",
         ),
+        entry::<crate::types::HairTaskStatusResponse>(
+            "hair_style_check_status",
+            "response 200 with undocumented enum values",
+            "HairTaskStatusResponse",
+            "{\"status\":200,\"result\":{\"polling_interval\":1000,\"status\":\"undocumented_value\",\"results\":[{\"id\":0,\"data\":[{\"dst_id\":\"BYOvfZ8UzDzV8fUk/ibjL5DZPjN0MEQ7wjJJibaZUPgHV+iB3m03n/qnsGpWLuqI\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/e80a9c222670bbe4f4c54977656cf2d1.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=33187c8df95247f2866028de71159b42b4ea410fb9102f29a422eb14ab2f2d0f\"}]}]}}",
+        ),
         entry::<crate::types::HairEditRunTaskRequest>(
             "hair_extension_run_task",
             "request",
@@ -85,6 +91,12 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
             "response 200",
             "AgingTaskStatusResponse",
             "{\"status\":200,\"result\":{\"polling_interval\":1000,\"status\":\"success\",\"results\":[{\"id\":0,\"data\":[{\"dst_id\":\"u8jzPde+IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzd/cJ2isAjIhKtJ0RlgLKOmxg+\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/0cc022238daceee2092f073ff80b9465.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=aef7ac86d66c7a644fb12853ef86dcfaea21818b904ce6087413e3b266f850f1\",\"res_age\":20},{\"dst_id\":\"DL/DxtpYlSXpfKtHF4vUCsMehGAkWvj7FAc9QeWJKY40uvSwM/LZDe1f8/ESQedU\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/578b5c72dc4ee60caea63367c29a80b2.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=1ead8f062d15a4f4ef27e9589c6948f6d30c01c3f252edc87ff4adfa36d08401\",\"res_age\":30},{\"dst_id\":\"8DwkNhFdnXsiVpzz63FfkCzJr4i0B3JrTAwR4y9ojfljoQoaF1/lqsajAI+NKu8i\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/64709ab7f3f386d0cd566647b5aa6663.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=47428c3dd46c036bb3a62f301f46536559314e23acedbd6b0165debbc6530a2c\",\"res_age\":50},{\"dst_id\":\"gEOzdmenCkhvMdgaKjIg8/Nbe3nNyjOq9+MxEh+2FDEEtfjgVvVqE1SkHbn88Hxj\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/6a8835c4abd5c652a9f30b1789a6c52c.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=f63c03378ec16c03888ad3e21c5cf5f1dfd9c9b9f89900715dc1ac1a27df8713\",\"res_age\":70}]}],\"custom_info\":{\"age\":28,\"age_idx\":1,\"age_min\":20,\"age_max\":70,\"num_of_photos\":4}}}",
+        ),
+        entry::<crate::types::AgingTaskStatusResponse>(
+            "aging_check_status",
+            "response 200 with undocumented enum values",
+            "AgingTaskStatusResponse",
+            "{\"status\":200,\"result\":{\"polling_interval\":1000,\"status\":\"undocumented_value\",\"results\":[{\"id\":0,\"data\":[{\"dst_id\":\"u8jzPde+IgxLd6GncfBAepfJBd0Kh8oOOL8dKLzd/cJ2isAjIhKtJ0RlgLKOmxg+\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/0cc022238daceee2092f073ff80b9465.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=aef7ac86d66c7a644fb12853ef86dcfaea21818b904ce6087413e3b266f850f1\",\"res_age\":20},{\"dst_id\":\"DL/DxtpYlSXpfKtHF4vUCsMehGAkWvj7FAc9QeWJKY40uvSwM/LZDe1f8/ESQedU\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/578b5c72dc4ee60caea63367c29a80b2.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=1ead8f062d15a4f4ef27e9589c6948f6d30c01c3f252edc87ff4adfa36d08401\",\"res_age\":30},{\"dst_id\":\"8DwkNhFdnXsiVpzz63FfkCzJr4i0B3JrTAwR4y9ojfljoQoaF1/lqsajAI+NKu8i\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/64709ab7f3f386d0cd566647b5aa6663.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=47428c3dd46c036bb3a62f301f46536559314e23acedbd6b0165debbc6530a2c\",\"res_age\":50},{\"dst_id\":\"gEOzdmenCkhvMdgaKjIg8/Nbe3nNyjOq9+MxEh+2FDEEtfjgVvVqE1SkHbn88Hxj\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/6a8835c4abd5c652a9f30b1789a6c52c.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=f63c03378ec16c03888ad3e21c5cf5f1dfd9c9b9f89900715dc1ac1a27df8713\",\"res_age\":70}]}],\"custom_info\":{\"age\":28,\"age_idx\":1,\"age_min\":20,\"age_max\":70,\"num_of_photos\":4}}}",
         ),
         entry::<crate::types::MakeupTransferCreateFileRequest>(
             "makeup_transfer_create_file",
@@ -104,6 +116,12 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
             "MakeupTransferTaskStatusResponse",
             "{\"status\":200,\"result\":{\"polling_interval\":1000,\"status\":\"success\",\"results\":[{\"id\":0,\"data\":[{\"dst_id\":\"wXoIIXGvOoNZYW2+Zp0zVZ/mH/wUbbYrEqmSM9wCZ7Uw9xfogoEmvnEN5N1aE6Pw\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/e4731de361b43be4de8db4947f39b886.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=8767611088d013782257bffb6aaf423e6ed8c4b4a95db3ea22dfe9029629fa94\"}]}]}}",
         ),
+        entry::<crate::types::MakeupTransferTaskStatusResponse>(
+            "makeup_transfer_check_status",
+            "response 200 with undocumented enum values",
+            "MakeupTransferTaskStatusResponse",
+            "{\"status\":200,\"result\":{\"polling_interval\":1000,\"status\":\"undocumented_value\",\"results\":[{\"id\":0,\"data\":[{\"dst_id\":\"wXoIIXGvOoNZYW2+Zp0zVZ/mH/wUbbYrEqmSM9wCZ7Uw9xfogoEmvnEN5N1aE6Pw\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/e4731de361b43be4de8db4947f39b886.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=8767611088d013782257bffb6aaf423e6ed8c4b4a95db3ea22dfe9029629fa94\"}]}]}}",
+        ),
         entry::<crate::types::ObjectRemovalRunTaskRequest>(
             "object_removal_run_task",
             "request",
@@ -115,6 +133,12 @@ pub fn round_trips() -> Vec<ExampleRoundTrip> {
             "response 200",
             "TaskStatusResponse",
             "{\"status\":200,\"result\":{\"polling_interval\":1000,\"status\":\"success\",\"results\":[{\"id\":0,\"data\":[{\"dst_id\":\"BYOvfZ8UzDzV8fUk/ibjL5DZPjN0MEQ7wjJJibaZUPgHV+iB3m03n/qnsGpWLuqI\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/e80a9c222670bbe4f4c54977656cf2d1.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=33187c8df95247f2866028de71159b42b4ea410fb9102f29a422eb14ab2f2d0f\"}]}]}}",
+        ),
+        entry::<crate::types::TaskStatusResponse>(
+            "object_removal_check_status",
+            "response 200 with undocumented enum values",
+            "TaskStatusResponse",
+            "{\"status\":200,\"result\":{\"polling_interval\":1000,\"status\":\"undocumented_value\",\"results\":[{\"id\":0,\"data\":[{\"dst_id\":\"BYOvfZ8UzDzV8fUk/ibjL5DZPjN0MEQ7wjJJibaZUPgHV+iB3m03n/qnsGpWLuqI\",\"url\":\"https://yce-us.s3.amazonaws.com/s2s/result/e80a9c222670bbe4f4c54977656cf2d1.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=7200&X-Amz-Signature=33187c8df95247f2866028de71159b42b4ea410fb9102f29a422eb14ab2f2d0f\"}]}]}}",
         ),
         entry::<crate::types::ColorizeRunTaskRequest>(
             "colorize_run_task",

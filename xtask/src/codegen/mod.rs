@@ -89,7 +89,7 @@ pub fn generate(spec: &Spec, root: &Path) -> Result<Generated> {
     }
     files.insert(
         src.join("spec_examples.rs"),
-        rustfmt(&format!("{header}{}", examples_module(spec)), root)?,
+        rustfmt(&format!("{header}{}", examples_module(spec, &enums)), root)?,
     );
     files.insert(
         dir.join("Cargo.toml"),
@@ -591,7 +591,7 @@ fn error_code_enum(schema: &str, rows: &[facts::ErrorCode]) -> String {
 }
 
 /// `spec_examples.rs`: every JSON body example, round-tripped through its generated type.
-fn examples_module(spec: &Spec) -> String {
+fn examples_module(spec: &Spec, enums: &[TypedEnum]) -> String {
     let mut entries = String::new();
     for example in body_examples(spec) {
         entries.push_str(&format!(
@@ -601,6 +601,22 @@ fn examples_module(spec: &Spec) -> String {
             role = example.role,
             json = example.example.to_string(),
         ));
+        // The same answer with every open enum value replaced by one the spec does not list:
+        // it must still parse and come back unchanged.
+        if example.role.starts_with("response")
+            && let Some(schema) =
+                spec.resolve(&format!("#/components/schemas/{}", example.type_name))
+            && let Some(undocumented) =
+                with_undocumented_values(spec, schema, &example.example, enums)
+        {
+            entries.push_str(&format!(
+                "entry::<crate::types::{ty}>({op:?}, {role:?}, {ty:?}, {json:?}),\n",
+                ty = example.type_name,
+                op = example.operation_id,
+                role = format!("{} with undocumented enum values", example.role),
+                json = undocumented.to_string(),
+            ));
+        }
     }
     format!(
         "//! The JSON body examples of `specs/{provider}.yaml`, passed through the generated types.\n\n\
@@ -623,6 +639,77 @@ fn examples_module(spec: &Spec) -> String {
          }}\n",
         provider = spec.provider,
     )
+}
+
+/// `example` with each value of an open enum replaced by an undocumented one, or `None` when
+/// the example holds no such value.
+fn with_undocumented_values(
+    spec: &Spec,
+    schema: &Value,
+    example: &Value,
+    enums: &[TypedEnum],
+) -> Option<Value> {
+    fn walk(
+        spec: &Spec,
+        schema: &Value,
+        value: &mut Value,
+        enums: &[TypedEnum],
+        depth: usize,
+    ) -> bool {
+        if depth > 32 {
+            return false;
+        }
+        if let Some(name) = schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        {
+            if let Some(open) = enums.iter().find(|e| e.name == name && e.open) {
+                *value = match open.kind {
+                    model::EnumKind::String => Value::from("undocumented_value"),
+                    model::EnumKind::Integer => Value::from(987_654_321),
+                };
+                return true;
+            }
+            return spec
+                .resolve(&format!("#/components/schemas/{name}"))
+                .is_some_and(|target| walk(spec, target, value, enums, depth + 1));
+        }
+        let mut changed = false;
+        for member in schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            changed |= walk(spec, member, value, enums, depth + 1);
+        }
+        match value {
+            Value::Object(object) => {
+                for (key, property) in schema
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(child) = object.get_mut(key) {
+                        changed |= walk(spec, property, child, enums, depth + 1);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                if let Some(item_schema) = schema.get("items") {
+                    for item in items {
+                        changed |= walk(spec, item_schema, item, enums, depth + 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+        changed
+    }
+    let mut value = example.clone();
+    walk(spec, schema, &mut value, enums, 0).then_some(value)
 }
 
 /// Result of comparing `generated/` with what the specs produce.
@@ -683,7 +770,23 @@ pub fn write(expected: &BTreeMap<PathBuf, String>, root: &Path) -> Result<usize>
             changed += 1;
         }
     }
+    remove_emptied_crates(&root.join("generated"))?;
     Ok(changed)
+}
+
+/// Removes the folder of a crate whose spec is gone. A folder under `generated/` without a
+/// `Cargo.toml` would stop cargo from loading the workspace at all.
+fn remove_emptied_crates(generated: &Path) -> Result<()> {
+    if !generated.exists() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(generated)? {
+        let dir = entry?.path();
+        if dir.is_dir() && !dir.join("Cargo.toml").exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Source files under `dir` (recursively), ignoring build output.
