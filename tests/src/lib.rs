@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod conformance;
+pub mod fake;
 pub mod sandbox;
 
 /// The workspace root.

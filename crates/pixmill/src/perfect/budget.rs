@@ -22,8 +22,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// use std::time::Duration;
 /// use pixmill::perfect::RateLimit;
 ///
-/// let per_token = RateLimit::new(100, Duration::from_secs(60));
-/// assert_eq!(per_token.max(), 100);
+/// let per_token = RateLimit::new(30, Duration::from_secs(10));
+/// assert_eq!(per_token.max(), 30);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {

@@ -176,7 +176,7 @@ impl fmt::Debug for Config {
 ///     .client_id("my-client-id")
 ///     .client_secret(secret())
 ///     .rate_limits(RateLimits {
-///         per_token: Some(RateLimit::new(100, Duration::from_secs(60))),
+///         per_token: Some(RateLimit::new(30, Duration::from_secs(10))), // a stricter budget
 ///         per_ip: None, // behind a pool of egress addresses
 ///     });
 /// # let _ = builder;
