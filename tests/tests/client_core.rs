@@ -474,3 +474,93 @@ async fn progress_reports_reach_the_total() {
         (FILE_SIZE as u64, Some(FILE_SIZE as u64))
     );
 }
+
+/// Hotpot's pictures travel as streams: the request's base64 is encoded from the file while it
+/// is sent, and the answer's is decoded into the destination as it arrives.
+#[tokio::test(start_paused = true)]
+async fn pictures_stream_from_a_file_and_into_a_file() {
+    let picture = sample_png(64, 48);
+    let fake = Fake::start(|seen, _| {
+        // Echo the picture back, as a picture edit would.
+        let body: serde_json::Value =
+            serde_json::from_slice(&seen.body).expect("the request is JSON");
+        json(200, json!({ "imageBase64": body["imageBase64"] }))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.png");
+    std::fs::write(&input, &picture).unwrap();
+    let client = hotpot(&fake);
+
+    let in_memory = client.remove_background(input.as_path()).await.unwrap();
+    assert_eq!(in_memory.as_bytes().unwrap().as_ref(), picture.as_slice());
+    let output = dir.path().join("out.png");
+    let written = client
+        .remove_background(input.as_path())
+        .save(&output)
+        .await
+        .unwrap();
+    assert_eq!(written, picture.len() as u64);
+    assert_eq!(
+        std::fs::read(&output).unwrap(),
+        picture,
+        "the streamed file equals the in-memory result"
+    );
+
+    let seen = fake.seen();
+    let sent: serde_json::Value = serde_json::from_slice(&seen[0].body).unwrap();
+    let encoded = sent["imageBase64"].as_str().unwrap();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+        picture
+    );
+    let length: usize = seen[0].headers["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(length, seen[0].body.len(), "the announced length is exact");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_cut_off_leaves_no_partial_file() {
+    let fake = Fake::start(|_, _| {
+        let head = b"{\"imageBase64\": \"".to_vec();
+        let text = base64::engine::general_purpose::STANDARD.encode(vec![7u8; 300_000]);
+        let body = futures::stream::iter(vec![
+            Ok(head),
+            Ok(text.as_bytes()[..200_000].to_vec()),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "cut",
+            )),
+        ]);
+        answer(
+            200,
+            "application/json",
+            Body::from_stream(body),
+            &[("content-length", "400100")],
+        )
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.png");
+    let error = hotpot(&fake)
+        .remove_background(sample_png(4, 4))
+        .save(&output)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::OutcomeUnknown, "{error:?}");
+    assert_eq!(
+        fake.count("/remove-background"),
+        1,
+        "a charged call is not re-sent"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file, no temporary file"
+    );
+}

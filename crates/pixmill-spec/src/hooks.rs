@@ -44,6 +44,11 @@ pub type ResponseFuture<'a> =
 
 /// Sends the requests of a generated client in place of `reqwest::Client::execute`.
 pub trait Transport: Send + Sync {
+    /// Changes a request once it is complete (after the headers hooks), before it is sent.
+    fn prepare(&self, _request: &mut reqwest::Request) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Sends `request` for the operation `operation_id` through `http`.
     fn execute<'a>(
         &'a self,
@@ -97,6 +102,9 @@ impl RequestHooks {
             for (name, value) in &extra {
                 request.headers_mut().insert(name.clone(), value.clone());
             }
+        }
+        if let Some(transport) = &self.transport {
+            transport.prepare(request)?;
         }
         Ok(())
     }

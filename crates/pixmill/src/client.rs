@@ -21,7 +21,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::error::{ConfigError, Error, Provider};
 use crate::poll::PollPolicy;
 use crate::retry::{Call, ErrorBody, RetryPolicy, Safety};
-use crate::transport::{BodyLimits, BoundedTransport, CallContext};
+use crate::transport::{BodyLimits, BoundedTransport, CallContext, Splices};
 
 /// The `User-Agent` pixmill sends unless told otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!("pixmill/", env!("CARGO_PKG_VERSION"));
@@ -197,6 +197,23 @@ impl Core {
         &self,
         operation: &'static str,
         safety: Safety,
+        send: F,
+    ) -> Result<ResponseValue<T>, Error>
+    where
+        E: ErrorBody,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, ApiError<E>>>,
+    {
+        self.call_spliced(operation, safety, None, send).await
+    }
+
+    /// [`Core::call`] with pictures streamed in and out of the JSON bodies (see
+    /// [`crate::splice`]).
+    pub(crate) async fn call_spliced<T, E, F, Fut>(
+        &self,
+        operation: &'static str,
+        safety: Safety,
+        splices: Option<Arc<Splices>>,
         mut send: F,
     ) -> Result<ResponseValue<T>, Error>
     where
@@ -210,6 +227,7 @@ impl Core {
         loop {
             let result = call
                 .run_attempts(&self.inner.retry, |context| {
+                    context.set_splices(splices.clone());
                     let attempt = send();
                     let generation = &generation;
                     async move {

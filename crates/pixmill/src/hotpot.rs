@@ -36,19 +36,21 @@
 
 use std::fmt;
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 use pixmill_hotpot_api as api;
 
-use crate::client::{Core, KeyConfig, KeyedService, sealed};
+use crate::client::{BoxFuture, Core, KeyConfig, KeyedService, sealed};
 use crate::error::{Error, ErrorCode, Provider, excerpt};
-use crate::image::{ImageInput, InputError, check_range};
+use crate::image::{ImageInput, InputError, Inspected, check_range};
 use crate::output::Output;
 use crate::retry::{ErrorBody, Safety};
+use crate::splice::{self, RequestSplice, ResponseSplice, Sink, Source};
+use crate::transport::Splices;
 
 /// The kind of picture [`Client::supersize`] enlarges: `Default` for photos and most
 /// graphics, `Anime` for anime-style art.
@@ -174,7 +176,8 @@ impl Client {
         }
     }
 
-    /// Removes the background of `input` (a path or bytes) and returns the cut-out.
+    /// Removes the background of `input` (a path or bytes). Await the call for the cut-out in
+    /// memory, or [`PictureCall::save`] it straight to a file.
     ///
     /// Spends a credit: retried only when Hotpot certainly did not process it (429, 503, no
     /// connection).
@@ -182,54 +185,76 @@ impl Client {
     /// ```no_run
     /// # async fn demo(hotpot: pixmill::hotpot::Client) -> pixmill::Result<()> {
     /// let cutout = hotpot.remove_background("product.jpg").await?;
-    /// cutout.save("product.png").await?;
+    /// println!("{} bytes", cutout.as_bytes().map_or(0, |b| b.len()));
+    /// // Or without holding the picture in memory at all:
+    /// hotpot.remove_background("product.jpg").save("product.png").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn remove_background(&self, input: impl Into<ImageInput>) -> Result<Output, Error> {
+    pub fn remove_background(&self, input: impl Into<ImageInput>) -> PictureCall {
         const OPERATION: &str = "remove_background";
-        let body: api::types::RemoveBackgroundRequest = body!(
+        PictureCall::new(
+            self,
             OPERATION,
-            api::types::RemoveBackgroundRequest::builder()
-                .image_base64(encode_input(OPERATION, &input.into()).await?)
-        )?;
-        let answer = self
-            .run(OPERATION, || {
-                self.inner.api.remove_background().body(body.clone()).send()
-            })
-            .await?;
-        decode_image(OPERATION, "imageBase64", &answer.image_base64)
+            vec![input.into()],
+            image_base64_field(),
+            move |client, holders, splices| {
+                Box::pin(async move {
+                    let body: api::types::RemoveBackgroundRequest = body!(
+                        OPERATION,
+                        api::types::RemoveBackgroundRequest::builder()
+                            .image_base64(holders[0].clone())
+                    )?;
+                    let answer = client
+                        .run(OPERATION, splices, || {
+                            client
+                                .inner
+                                .api
+                                .remove_background()
+                                .body(body.clone())
+                                .send()
+                        })
+                        .await?;
+                    Ok(answer.image_base64)
+                })
+            },
+        )
     }
 
     /// Restores an old colour or black-and-white photo; `with_scratch` asks for scratches to
-    /// be removed as well.
+    /// be removed as well. Await it, or `save` it straight to a file.
     ///
     /// Spends a credit: retried only when Hotpot certainly did not process it (429, 503, no
     /// connection).
     ///
     /// ```no_run
     /// # async fn demo(hotpot: pixmill::hotpot::Client) -> pixmill::Result<()> {
-    /// let restored = hotpot.restore_picture("grandparents.jpg", true).await?;
-    /// restored.save("grandparents-restored.png").await?;
+    /// hotpot.restore_picture("grandparents.jpg", true).save("grandparents-restored.png").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn restore_picture(
-        &self,
-        input: impl Into<ImageInput>,
-        with_scratch: bool,
-    ) -> Result<Output, Error> {
+    pub fn restore_picture(&self, input: impl Into<ImageInput>, with_scratch: bool) -> PictureCall {
         const OPERATION: &str = "restore_picture";
-        let body: api::types::RestorePictureRequest = body!(
+        PictureCall::new(
+            self,
             OPERATION,
-            api::types::RestorePictureRequest::builder()
-                .base64_image(encode_input(OPERATION, &input.into()).await?)
-                .with_scratch(with_scratch)
-        )?;
-        let answer = self
-            .run(OPERATION, || {
-                self.inner.api.restore_picture().body(body.clone()).send()
-            })
-            .await?;
-        decode_image(OPERATION, "base64Image", &answer.base64_image)
+            vec![input.into()],
+            base64_image_field(),
+            move |client, holders, splices| {
+                Box::pin(async move {
+                    let body: api::types::RestorePictureRequest = body!(
+                        OPERATION,
+                        api::types::RestorePictureRequest::builder()
+                            .base64_image(holders[0].clone())
+                            .with_scratch(with_scratch)
+                    )?;
+                    let answer = client
+                        .run(OPERATION, splices, || {
+                            client.inner.api.restore_picture().body(body.clone()).send()
+                        })
+                        .await?;
+                    Ok(answer.base64_image)
+                })
+            },
+        )
     }
 
     /// Colourises a black-and-white picture. `render_factor` (from
@@ -247,31 +272,47 @@ impl Client {
     /// colour.save("1920s-colour.png").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn colorize_picture(
+    pub fn colorize_picture(
         &self,
         input: impl Into<ImageInput>,
         render_factor: u32,
-    ) -> Result<Output, Error> {
+    ) -> PictureCall {
         const OPERATION: &str = "colorize_picture";
         use api::constants::colorize_picture_request as range;
-        check_range(
+        let mut call = PictureCall::new(
+            self,
+            OPERATION,
+            vec![input.into()],
+            image_base64_field(),
+            move |client, holders, splices| {
+                Box::pin(async move {
+                    let body: api::types::ColorizePictureRequest = body!(
+                        OPERATION,
+                        api::types::ColorizePictureRequest::builder()
+                            .image_base64(holders[0].clone())
+                            .render_factor(i64::from(render_factor))
+                    )?;
+                    let answer = client
+                        .run(OPERATION, splices, || {
+                            client
+                                .inner
+                                .api
+                                .colorize_picture()
+                                .body(body.clone())
+                                .send()
+                        })
+                        .await?;
+                    Ok(answer.image_base64)
+                })
+            },
+        );
+        call.refuse(check_range(
             "render_factor",
             range::RENDER_FACTOR_MINIMUM,
             range::RENDER_FACTOR_MAXIMUM,
             i64::from(render_factor),
-        )?;
-        let body: api::types::ColorizePictureRequest = body!(
-            OPERATION,
-            api::types::ColorizePictureRequest::builder()
-                .image_base64(encode_input(OPERATION, &input.into()).await?)
-                .render_factor(i64::from(render_factor))
-        )?;
-        let answer = self
-            .run(OPERATION, || {
-                self.inner.api.colorize_picture().body(body.clone()).send()
-            })
-            .await?;
-        decode_image(OPERATION, "imageBase64", &answer.image_base64)
+        ));
+        call
     }
 
     /// Applies the style of `styles` (at least one picture, combined in order) to `content`.
@@ -289,43 +330,50 @@ impl Client {
     /// art.save("portrait-art.png").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn remix_art<S: Into<ImageInput>>(
+    pub fn remix_art<S: Into<ImageInput>>(
         &self,
         content: impl Into<ImageInput>,
         styles: impl IntoIterator<Item = S>,
         focus_content: bool,
-    ) -> Result<Output, Error> {
+    ) -> PictureCall {
         const OPERATION: &str = "remix_art";
-        let content = content.into();
-        let styles: Vec<ImageInput> = styles.into_iter().map(Into::into).collect();
-        if styles.len() < api::constants::remix_art_request::BASE64_STYLE_IMAGE_LIST_MIN_ITEMS {
-            return Err(InputError::Empty { field: "styles" }.into());
-        }
-        let base64_content_image = encode_input(OPERATION, &content).await?;
-        let mut style_list = Vec::with_capacity(styles.len());
-        for style in &styles {
-            style_list.push(encode_input(OPERATION, style).await?);
-        }
-        let style_list = style_list
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e: api::types::error::ConversionError| {
-                InputError::Request(format!("{OPERATION}: {e}"))
-            })?;
-        let body: api::types::RemixArtRequest = body!(
+        let mut pictures = vec![content.into()];
+        pictures.extend(styles.into_iter().map(Into::into));
+        let styles = pictures.len() - 1;
+        let mut call = PictureCall::new(
+            self,
             OPERATION,
-            api::types::RemixArtRequest::builder()
-                .base64_content_image(base64_content_image)
-                .base64_style_image_list(style_list)
-                .focus_content(focus_content)
-        )?;
-        let answer = self
-            .run(OPERATION, || {
-                self.inner.api.remix_art().body(body.clone()).send()
-            })
-            .await?;
-        decode_image(OPERATION, "base64Image", &answer.base64_image)
+            pictures,
+            base64_image_field(),
+            move |client, holders, splices| {
+                Box::pin(async move {
+                    let style_list = holders[1..]
+                        .iter()
+                        .map(|holder| holder.parse())
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e: api::types::error::ConversionError| {
+                            InputError::Request(format!("{OPERATION}: {e}"))
+                        })?;
+                    let body: api::types::RemixArtRequest = body!(
+                        OPERATION,
+                        api::types::RemixArtRequest::builder()
+                            .base64_content_image(holders[0].clone())
+                            .base64_style_image_list(style_list)
+                            .focus_content(focus_content)
+                    )?;
+                    let answer = client
+                        .run(OPERATION, splices, || {
+                            client.inner.api.remix_art().body(body.clone()).send()
+                        })
+                        .await?;
+                    Ok(answer.base64_image)
+                })
+            },
+        );
+        if styles < api::constants::remix_art_request::BASE64_STYLE_IMAGE_LIST_MIN_ITEMS {
+            call.refuse(Err(InputError::Empty { field: "styles" }));
+        }
+        call
     }
 
     /// Blurs every face in `input`; with `blur_text` also text and similar sensitive content.
@@ -335,28 +383,33 @@ impl Client {
     ///
     /// ```no_run
     /// # async fn demo(hotpot: pixmill::hotpot::Client) -> pixmill::Result<()> {
-    /// let redacted = hotpot.blur_face("street.jpg", true).await?;
-    /// redacted.save("street-redacted.png").await?;
+    /// hotpot.blur_face("street.jpg", true).save("street-redacted.png").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn blur_face(
-        &self,
-        input: impl Into<ImageInput>,
-        blur_text: bool,
-    ) -> Result<Output, Error> {
+    pub fn blur_face(&self, input: impl Into<ImageInput>, blur_text: bool) -> PictureCall {
         const OPERATION: &str = "blur_face";
-        let body: api::types::BlurFaceRequest = body!(
+        PictureCall::new(
+            self,
             OPERATION,
-            api::types::BlurFaceRequest::builder()
-                .base64_image(encode_input(OPERATION, &input.into()).await?)
-                .should_blur_text(blur_text)
-        )?;
-        let answer = self
-            .run(OPERATION, || {
-                self.inner.api.blur_face().body(body.clone()).send()
-            })
-            .await?;
-        decode_image(OPERATION, "base64Image", &answer.base64_image)
+            vec![input.into()],
+            base64_image_field(),
+            move |client, holders, splices| {
+                Box::pin(async move {
+                    let body: api::types::BlurFaceRequest = body!(
+                        OPERATION,
+                        api::types::BlurFaceRequest::builder()
+                            .base64_image(holders[0].clone())
+                            .should_blur_text(blur_text)
+                    )?;
+                    let answer = client
+                        .run(OPERATION, splices, || {
+                            client.inner.api.blur_face().body(body.clone()).send()
+                        })
+                        .await?;
+                    Ok(answer.base64_image)
+                })
+            },
+        )
     }
 
     /// Starts rendering the Hotpot.ai template `design_id`. Add replacement texts, screenshots
@@ -409,7 +462,7 @@ impl Client {
             hint_color_list: hint_list(hints)?,
         };
         let answer = self
-            .run(OPERATION, || {
+            .run(OPERATION, None, || {
                 self.inner.api.generate_color().body(body.clone()).send()
             })
             .await?;
@@ -430,7 +483,7 @@ impl Client {
     }
 
     /// The most dominant colours of `input`, most dominant first: up to five, as Hotpot
-    /// reports them.
+    /// reports them. The picture is streamed from its source into the request.
     ///
     /// Spends a credit: retried only when Hotpot certainly did not process it (429, 503, no
     /// connection). An answer with a component outside 0–255 is [`Error::InvalidResponse`].
@@ -446,19 +499,26 @@ impl Client {
         input: impl Into<ImageInput>,
     ) -> Result<Vec<Rgb>, Error> {
         const OPERATION: &str = "color_from_picture";
+        let source = picture_source(OPERATION, &input.into()).await?;
+        let holder = splice::placeholder(0);
         let body: api::types::ColorFromPictureRequest = body!(
             OPERATION,
             api::types::ColorFromPictureRequest::builder().base64_image(Some(
-                encode_input(OPERATION, &input.into())
-                    .await?
-                    .try_into()
-                    .map_err(|e: api::types::error::ConversionError| InputError::Request(
-                        format!("{OPERATION}: {e}")
-                    ))?
+                holder
+                    .parse()
+                    .map_err(|e: api::types::error::ConversionError| {
+                        InputError::Request(format!("{OPERATION}: {e}"))
+                    })?
             ))
         )?;
+        let splices = Arc::new(Splices {
+            request: Some(RequestSplice {
+                parts: vec![(holder, source)],
+            }),
+            response: None,
+        });
         let answer = self
-            .run(OPERATION, || {
+            .run(OPERATION, Some(splices), || {
                 self.inner
                     .api
                     .color_from_picture()
@@ -517,7 +577,7 @@ impl Client {
                 .type_(file_type)
         )?;
         let answer = self
-            .run(OPERATION, || {
+            .run(OPERATION, None, || {
                 self.inner.api.translate_file().body(body.clone()).send()
             })
             .await?;
@@ -536,8 +596,13 @@ impl Client {
         Ok(answer.translated_text)
     }
 
-    /// Runs one credit-spending call and unwraps its answer.
-    async fn run<T, F, Fut>(&self, operation: &'static str, send: F) -> Result<T, Error>
+    /// Runs one credit-spending call, with its pictures streamed, and unwraps its answer.
+    async fn run<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        splices: Option<Arc<Splices>>,
+        send: F,
+    ) -> Result<T, Error>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<api::ResponseValue<T>, api::Error<api::types::ErrorResponse>>>,
@@ -545,10 +610,223 @@ impl Client {
         Ok(self
             .inner
             .core
-            .call(operation, Safety::Charged, send)
+            .call_spliced(operation, Safety::Charged, splices, send)
             .await?
             .into_inner())
     }
+}
+
+/// The wire name of the picture field of answers typed `ImageBase64Response`.
+fn image_base64_field() -> String {
+    wire_field(&api::types::ImageBase64Response {
+        image_base64: splice::placeholder(0),
+    })
+}
+
+/// The wire name of the picture field of answers typed `Base64ImageResponse`.
+fn base64_image_field() -> String {
+    wire_field(&api::types::Base64ImageResponse {
+        base64_image: splice::placeholder(0),
+    })
+}
+
+/// The key under which a generated answer type carries the placeholder: the spec's name for
+/// the field, read off the generated type instead of written here.
+fn wire_field<T: serde::Serialize>(probe: &T) -> String {
+    let placeholder = serde_json::Value::from(splice::placeholder(0));
+    serde_json::to_value(probe)
+        .ok()
+        .and_then(|value| {
+            value
+                .as_object()?
+                .iter()
+                .find(|(_, v)| **v == placeholder)
+                .map(|(k, _)| k.clone())
+        })
+        .unwrap_or_default()
+}
+
+/// Sends a call given the placeholders of its pictures, returning the answer's picture field.
+type Sender = Box<
+    dyn FnOnce(
+            Client,
+            Vec<String>,
+            Option<Arc<Splices>>,
+        ) -> BoxFuture<'static, Result<String, Error>>
+        + Send,
+>;
+
+/// A Hotpot call whose answer is a picture. Await it for the picture in memory, or
+/// [`PictureCall::save`] it straight to a file.
+///
+/// Either way the pictures travel as streams: the inputs are base64-encoded from their source
+/// (a file is read while the request is sent) and the answer's base64 is decoded as it arrives,
+/// so no picture is ever held as base64 text. With `save`, the answer never sits in memory
+/// either; it is written through a temporary file renamed into place, so the file is complete
+/// or absent.
+#[must_use = "nothing is sent until the call is awaited or saved"]
+pub struct PictureCall {
+    client: Client,
+    operation: &'static str,
+    pictures: Vec<ImageInput>,
+    answer_field: String,
+    refused: Option<InputError>,
+    sender: Sender,
+}
+
+impl fmt::Debug for PictureCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PictureCall")
+            .field("operation", &self.operation)
+            .field("pictures", &self.pictures)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PictureCall {
+    fn new(
+        client: &Client,
+        operation: &'static str,
+        pictures: Vec<ImageInput>,
+        answer_field: String,
+        sender: impl FnOnce(
+            Client,
+            Vec<String>,
+            Option<Arc<Splices>>,
+        ) -> BoxFuture<'static, Result<String, Error>>
+        + Send
+        + 'static,
+    ) -> PictureCall {
+        PictureCall {
+            client: client.clone(),
+            operation,
+            pictures,
+            answer_field,
+            refused: None,
+            sender: Box::new(sender),
+        }
+    }
+
+    /// Refuses the call before anything is sent when `check` failed.
+    fn refuse(&mut self, check: Result<(), InputError>) {
+        if let Err(error) = check {
+            self.refused.get_or_insert(error);
+        }
+    }
+
+    /// Sends the call and writes the answer's picture to `path`; returns its size.
+    pub async fn save(self, path: impl AsRef<Path>) -> Result<u64, Error> {
+        let path = path.as_ref().to_path_buf();
+        crate::output::atomically(&path, |file| async move {
+            match self.execute(Sink::File(file)).await? {
+                (Sink::File(file), written) => {
+                    file.sync_all().await.map_err(|e| Error::io(None, e))?;
+                    Ok(written)
+                }
+                (Sink::Memory(_), written) => Ok(written),
+            }
+        })
+        .await
+    }
+
+    async fn execute(self, sink: Sink) -> Result<(Sink, u64), Error> {
+        let PictureCall {
+            client,
+            operation,
+            pictures,
+            answer_field,
+            refused,
+            sender,
+        } = self;
+        if let Some(error) = refused {
+            return Err(error.into());
+        }
+        // Check every picture before anything is sent.
+        let mut parts = Vec::with_capacity(pictures.len());
+        for (index, picture) in pictures.iter().enumerate() {
+            parts.push((
+                splice::placeholder(index),
+                picture_source(operation, picture).await?,
+            ));
+        }
+        let holders = parts.iter().map(|(holder, _)| holder.clone()).collect();
+        let splices = Arc::new(Splices {
+            request: Some(RequestSplice { parts }),
+            response: Some(ResponseSplice::new(answer_field, sink)),
+        });
+        let value = sender(client, holders, Some(splices.clone())).await?;
+        let (sink, written) = splices
+            .response
+            .as_ref()
+            .map(ResponseSplice::take)
+            .unwrap_or((None, 0));
+        let mut sink =
+            sink.ok_or_else(|| invalid_response(operation, "the answer was not read", &[]))?;
+        if value != splice::placeholder(0) {
+            // The picture was not where the spec puts it (a different shape of answer): decode
+            // what the generated type read instead.
+            let decoded = decode_image(operation, &value)?;
+            let bytes = decoded.as_bytes().cloned().unwrap_or_default();
+            return match &mut sink {
+                Sink::Memory(buffer) => {
+                    buffer.extend_from_slice(&bytes);
+                    Ok((sink, bytes.len() as u64))
+                }
+                Sink::File(file) => {
+                    tokio::io::AsyncWriteExt::write_all(file, &bytes)
+                        .await
+                        .map_err(|e| Error::io(None, e))?;
+                    Ok((sink, bytes.len() as u64))
+                }
+            };
+        }
+        if written == 0 {
+            return Err(invalid_response(
+                operation,
+                "the answer's picture is empty",
+                &[],
+            ));
+        }
+        Ok((sink, written))
+    }
+}
+
+impl std::future::IntoFuture for PictureCall {
+    type Output = Result<Output, Error>;
+    type IntoFuture = BoxFuture<'static, Result<Output, Error>>;
+
+    /// Sends the call and keeps the answer's picture in memory.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let operation = self.operation;
+            match self.execute(Sink::Memory(Vec::new())).await? {
+                (Sink::Memory(bytes), _) => Ok(Output::memory(PROVIDER, Bytes::from(bytes))),
+                (Sink::File(_), _) => Err(invalid_response(
+                    operation,
+                    "the answer went to a file",
+                    &[],
+                )),
+            }
+        })
+    }
+}
+
+/// Where a picture to send comes from, after checking it is a recognisable image: a file is
+/// read only for its header here and streamed while the request is sent.
+async fn picture_source(operation: &'static str, input: &ImageInput) -> Result<Source, Error> {
+    if let Some(url) = input.url() {
+        return Err(InputError::Unsupported(format!(
+            "{operation}: Hotpot needs the picture itself (a path or bytes), not a URL ({url})"
+        ))
+        .into());
+    }
+    Ok(match input.inspect().await? {
+        Inspected::Bytes(bytes) => Source::Bytes(bytes),
+        Inspected::File(path, info) => Source::File {
+            path,
+            len: info.bytes,
+        },
+    })
 }
 
 impl ErrorBody for api::types::ErrorResponse {
@@ -588,27 +866,44 @@ impl SupersizeRequest {
         self
     }
 
-    /// Checks the input is an image and sends it; returns the enlarged picture.
+    /// The call: await it for the enlarged picture in memory, or save it straight to a file
+    /// ([`PictureCall::save`]).
     ///
     /// Spends a credit: retried only when Hotpot certainly did not process it (429, 503, no
     /// connection).
-    pub async fn send(self) -> Result<Output, Error> {
+    pub fn send(self) -> PictureCall {
         const OPERATION: &str = "supersize_image";
-        let body: api::types::SupersizeImageRequest = body!(
+        let SupersizeRequest {
+            client,
+            input,
+            size_factor,
+            style,
+            noise_cancellation,
+        } = self;
+        PictureCall::new(
+            &client,
             OPERATION,
-            api::types::SupersizeImageRequest::builder()
-                .size_factor(self.size_factor)
-                .image_style(self.style)
-                .noise_cancellation_factor(self.noise_cancellation)
-                .image_base64(encode_input(OPERATION, &self.input).await?)
-        )?;
-        let client = &self.client;
-        let answer = client
-            .run(OPERATION, || {
-                client.inner.api.supersize_image().body(body.clone()).send()
-            })
-            .await?;
-        decode_image(OPERATION, "imageBase64", &answer.image_base64)
+            vec![input],
+            image_base64_field(),
+            move |client, holders, splices| {
+                Box::pin(async move {
+                    let body: api::types::SupersizeImageRequest = body!(
+                        OPERATION,
+                        api::types::SupersizeImageRequest::builder()
+                            .size_factor(size_factor)
+                            .image_style(style)
+                            .noise_cancellation_factor(noise_cancellation)
+                            .image_base64(holders[0].clone())
+                    )?;
+                    let answer = client
+                        .run(OPERATION, splices, || {
+                            client.inner.api.supersize_image().body(body.clone()).send()
+                        })
+                        .await?;
+                    Ok(answer.image_base64)
+                })
+            },
+        )
     }
 }
 
@@ -664,11 +959,12 @@ impl CreateGraphicRequest {
         self
     }
 
-    /// Checks the design id and every picture, then renders the graphic.
+    /// The call: await it for the rendered graphic in memory, or save it straight to a file
+    /// ([`PictureCall::save`]). The design id and every picture are checked first.
     ///
     /// Spends a credit: retried only when Hotpot certainly did not process it (429, 503, no
     /// connection).
-    pub async fn send(self) -> Result<Output, Error> {
+    pub fn send(self) -> PictureCall {
         const OPERATION: &str = "create_graphic";
         let CreateGraphicRequest {
             client,
@@ -677,28 +973,44 @@ impl CreateGraphicRequest {
             screenshots,
             images,
         } = self;
-        let mut screenshot_list = Vec::with_capacity(screenshots.len());
-        for screenshot in &screenshots {
-            screenshot_list.push(encode_input(OPERATION, screenshot).await?);
-        }
-        let mut image_list = Vec::with_capacity(images.len());
-        for image in &images {
-            image_list.push(encode_input(OPERATION, image).await?);
-        }
-        let body: api::types::CreateGraphicRequest = body!(
+        let screenshot_count = screenshots.len();
+        let mut pictures = screenshots;
+        pictures.extend(images);
+        PictureCall::new(
+            &client,
             OPERATION,
-            api::types::CreateGraphicRequest::builder()
-                .design_id(design_id.trim().to_string())
-                .text_list(texts)
-                .screenshot_list(screenshot_list)
-                .image_list(image_list)
-        )?;
-        let answer = client
-            .run(OPERATION, || {
-                client.inner.api.create_graphic().body(body.clone()).send()
-            })
-            .await?;
-        decode_image(OPERATION, "base64Image", &answer.base64_image)
+            pictures,
+            base64_image_field(),
+            move |client, holders, splices| {
+                Box::pin(async move {
+                    let refused = |e: api::types::error::ConversionError| {
+                        Error::from(InputError::Request(format!("{OPERATION}: {e}")))
+                    };
+                    let screenshot_list = holders[..screenshot_count]
+                        .iter()
+                        .map(|h| h.parse().map_err(refused))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let image_list = holders[screenshot_count..]
+                        .iter()
+                        .map(|h| h.parse().map_err(refused))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let body: api::types::CreateGraphicRequest = body!(
+                        OPERATION,
+                        api::types::CreateGraphicRequest::builder()
+                            .design_id(design_id.trim().to_string())
+                            .text_list(texts)
+                            .screenshot_list(screenshot_list)
+                            .image_list(image_list)
+                    )?;
+                    let answer = client
+                        .run(OPERATION, splices, || {
+                            client.inner.api.create_graphic().body(body.clone()).send()
+                        })
+                        .await?;
+                    Ok(answer.base64_image)
+                })
+            },
+        )
     }
 }
 
@@ -788,20 +1100,8 @@ fn hint_list(
     Ok(list)
 }
 
-/// Reads a local input and encodes it as the bare base64 Hotpot expects.
-async fn encode_input(operation: &'static str, input: &ImageInput) -> Result<String, Error> {
-    if let Some(url) = input.url() {
-        return Err(InputError::Unsupported(format!(
-            "{operation}: Hotpot needs the picture itself (a path or bytes), not a URL ({url})"
-        ))
-        .into());
-    }
-    let loaded = input.load().await?;
-    Ok(STANDARD.encode(&loaded.bytes))
-}
-
 /// Decodes a base64 picture from an answer.
-fn decode_image(operation: &'static str, field: &str, text: &str) -> Result<Output, Error> {
+fn decode_image(operation: &'static str, text: &str) -> Result<Output, Error> {
     let mut data = text.trim();
     // Bare base64 is documented; tolerate a `data:` URL all the same.
     if data.starts_with("data:")
@@ -818,14 +1118,14 @@ fn decode_image(operation: &'static str, field: &str, text: &str) -> Result<Outp
     .map_err(|e| {
         invalid_response(
             operation,
-            &format!("`{field}` is not valid base64 ({e})"),
+            &format!("the picture is not valid base64 ({e})"),
             text.as_bytes(),
         )
     })?;
     if bytes.is_empty() {
         return Err(invalid_response(
             operation,
-            &format!("`{field}` is empty"),
+            "the picture is empty",
             text.as_bytes(),
         ));
     }
@@ -846,6 +1146,7 @@ fn invalid_response(operation: &'static str, reason: &str, body: &[u8]) -> Error
 mod tests {
     use super::*;
     use crate::image::ImageFormat;
+    use base64::engine::general_purpose::STANDARD;
 
     /// The header of a 4000×2000 PNG (enough for format detection).
     const PNG: &[u8] = &[
@@ -968,7 +1269,7 @@ mod tests {
     #[test]
     fn answers_are_decoded_and_their_format_detected() {
         let text = STANDARD.encode(PNG);
-        let output = decode_image("op", "imageBase64", &text).unwrap();
+        let output = decode_image("op", &text).unwrap();
         assert_eq!(output.format(), Some(ImageFormat::Png));
         assert_eq!(output.as_bytes().unwrap().as_ref(), PNG);
         assert_eq!(
@@ -977,7 +1278,7 @@ mod tests {
         );
         let unpadded = text.trim_end_matches('=');
         assert_eq!(
-            decode_image("op", "f", unpadded)
+            decode_image("op", unpadded)
                 .unwrap()
                 .as_bytes()
                 .unwrap()
@@ -986,7 +1287,7 @@ mod tests {
         );
         let data_url = format!("data:image/png;base64,{text}");
         assert_eq!(
-            decode_image("op", "f", &data_url)
+            decode_image("op", &data_url)
                 .unwrap()
                 .as_bytes()
                 .unwrap()
@@ -995,7 +1296,7 @@ mod tests {
         );
         let wrapped = format!("{}\n{}", &text[..10], &text[10..]);
         assert_eq!(
-            decode_image("op", "f", &wrapped)
+            decode_image("op", &wrapped)
                 .unwrap()
                 .as_bytes()
                 .unwrap()
@@ -1003,7 +1304,7 @@ mod tests {
             PNG
         );
         assert_eq!(
-            decode_image("op", "f", &STANDARD.encode(b"plain"))
+            decode_image("op", &STANDARD.encode(b"plain"))
                 .unwrap()
                 .format(),
             None
@@ -1012,7 +1313,7 @@ mod tests {
 
     #[test]
     fn unreadable_answers_are_invalid_responses() {
-        let error = decode_image("remove_background", "imageBase64", "not base64!").unwrap_err();
+        let error = decode_image("remove_background", "not base64!").unwrap_err();
         assert!(
             matches!(
                 &error,
@@ -1027,11 +1328,11 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .contains("`imageBase64` is not valid base64"),
+                .contains("the picture is not valid base64"),
             "{error}"
         );
         assert!(matches!(
-            decode_image("op", "f", "  ").unwrap_err(),
+            decode_image("op", "  ").unwrap_err(),
             Error::InvalidResponse { .. }
         ));
     }
@@ -1056,7 +1357,7 @@ mod tests {
 
     #[tokio::test]
     async fn outputs_save_atomically() {
-        let output = decode_image("op", "f", &STANDARD.encode(PNG)).unwrap();
+        let output = decode_image("op", &STANDARD.encode(PNG)).unwrap();
         let dir = tempfile_dir();
         let path = dir.join("out.png");
         assert_eq!(output.save(&path).await.unwrap(), PNG.len() as u64);

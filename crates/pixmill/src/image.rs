@@ -109,6 +109,70 @@ impl ImageInput {
     }
 }
 
+/// A local input checked to be an image, without reading a file whole.
+#[derive(Clone, Debug)]
+pub(crate) enum Inspected {
+    /// Bytes in memory.
+    Bytes(Bytes),
+    /// A file, and what its header says (`bytes` is its size).
+    File(PathBuf, ImageInfo),
+}
+
+/// How much of a file is read to find its format.
+const SNIFF: usize = 64;
+
+impl ImageInput {
+    /// Checks that the input is a recognisable image. A file is opened for its header and size
+    /// only; its pixels stay on disk until they are streamed.
+    pub(crate) async fn inspect(&self) -> Result<Inspected, InputError> {
+        match &self.source {
+            Source::Bytes(bytes) => {
+                ImageInfo::read(bytes)?;
+                Ok(Inspected::Bytes(bytes.clone()))
+            }
+            Source::Url(url) => Err(InputError::Unsupported(format!(
+                "this operation needs the image itself, not a URL ({url})"
+            ))),
+            Source::Path(path) => {
+                let read = |source| InputError::Read {
+                    path: path.clone(),
+                    source,
+                };
+                let bytes = tokio::fs::metadata(path).await.map_err(read)?.len();
+                let header = {
+                    use tokio::io::AsyncReadExt as _;
+                    let mut file = tokio::fs::File::open(path).await.map_err(read)?;
+                    let mut header = Vec::with_capacity(SNIFF);
+                    (&mut file)
+                        .take(SNIFF as u64)
+                        .read_to_end(&mut header)
+                        .await
+                        .map_err(read)?;
+                    header
+                };
+                let format = ImageFormat::detect(&header).ok_or(InputError::NotAnImage)?;
+                // The dimensions may sit far into the file (after large metadata); the reader
+                // seeks to them instead of loading the file.
+                let owned = path.clone();
+                let size = tokio::task::spawn_blocking(move || imagesize::size(owned))
+                    .await
+                    .map_err(|e| read(std::io::Error::other(e)))?
+                    .map_err(|_| InputError::NotAnImage)?;
+                let dimension = |n: usize| u32::try_from(n).map_err(|_| InputError::NotAnImage);
+                Ok(Inspected::File(
+                    path.clone(),
+                    ImageInfo {
+                        format,
+                        width: dimension(size.width)?,
+                        height: dimension(size.height)?,
+                        bytes,
+                    },
+                ))
+            }
+        }
+    }
+}
+
 impl fmt::Debug for ImageInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("ImageInput");

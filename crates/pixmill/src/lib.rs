@@ -77,6 +77,7 @@ mod image;
 mod output;
 mod poll;
 mod retry;
+mod splice;
 mod transport;
 
 #[cfg(feature = "hitpaw")]

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tracing::Instrument as _;
 
 use crate::error::{Error, ErrorCode, Provider, clip, excerpt};
-use crate::transport::{CallContext, Record};
+use crate::transport::{CallContext, Record, SpliceFailure};
 
 /// When and how often a failed call is sent again.
 ///
@@ -259,7 +259,19 @@ impl Call {
 
     /// Turns a generated client's error into ours. `record` is what the transport saw: the
     /// status survives even when the body was not the documented error format.
-    pub(crate) async fn convert<E: ErrorBody>(&self, error: ApiError<E>, record: Record) -> Error {
+    pub(crate) async fn convert<E: ErrorBody>(
+        &self,
+        error: ApiError<E>,
+        mut record: Record,
+    ) -> Error {
+        // A streamed picture that failed leaves the generated client an empty answer; the
+        // failure itself is what happened.
+        if let Some(failure) = record.splice_error.take() {
+            return match failure {
+                SpliceFailure::Io(source) => Error::io(None, source),
+                SpliceFailure::Body(reason) => self.invalid(record.status, reason, &[]),
+            };
+        }
         match error {
             ApiError::CommunicationError(source)
             | ApiError::ResponseBodyError(source)

@@ -14,6 +14,7 @@ use pixmill_spec::hooks::{ResponseFuture, Transport};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
 
 use crate::error::Error;
+use crate::splice::{ExtractError, RequestSplice, ResponseSplice};
 
 /// Bounds on how much of an answer is read into memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,12 +47,31 @@ pub(crate) struct Record {
     pub hook_error: Option<Error>,
     /// Which credentials the request carried, for refreshing them after a 401.
     pub auth_generation: Option<u64>,
+    /// Decoding a streamed answer failed in a way the generated client cannot carry.
+    pub splice_error: Option<SpliceFailure>,
+}
+
+/// Why a streamed answer could not be decoded.
+#[derive(Debug)]
+pub(crate) enum SpliceFailure {
+    /// Writing the destination failed.
+    Io(std::io::Error),
+    /// The picture was not valid.
+    Body(String),
+}
+
+/// The pictures of a call that travel as streams (see [`crate::splice`]).
+#[derive(Debug, Default)]
+pub(crate) struct Splices {
+    pub request: Option<RequestSplice>,
+    pub response: Option<ResponseSplice>,
 }
 
 /// The record of one attempt, shared between the call and the transport.
 #[derive(Debug, Default)]
 pub(crate) struct CallContext {
     record: Mutex<Record>,
+    splices: Mutex<Option<Arc<Splices>>>,
 }
 
 tokio::task_local! {
@@ -74,6 +94,18 @@ impl CallContext {
         change(&mut self.record.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
+    /// Streams the pictures of this attempt through `splices`.
+    pub(crate) fn set_splices(&self, splices: Option<Arc<Splices>>) {
+        *self.splices.lock().unwrap_or_else(|p| p.into_inner()) = splices;
+    }
+
+    fn splices(&self) -> Option<Arc<Splices>> {
+        self.splices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Takes the record, leaving an empty one.
     pub(crate) fn take(&self) -> Record {
         std::mem::take(&mut *self.record.lock().unwrap_or_else(|p| p.into_inner()))
@@ -87,6 +119,14 @@ pub(crate) struct BoundedTransport {
 }
 
 impl Transport for BoundedTransport {
+    fn prepare(&self, request: &mut reqwest::Request) -> Result<(), String> {
+        let splices = CallContext::current().and_then(|c| c.splices());
+        match splices.as_ref().and_then(|s| s.request.as_ref()) {
+            Some(splice) => splice.apply(request),
+            None => Ok(()),
+        }
+    }
+
     fn execute<'a>(
         &'a self,
         http: &'a reqwest::Client,
@@ -126,18 +166,41 @@ impl BoundedTransport {
         };
         let version = response.version();
         let mut headers = response.headers().clone();
-        let (body, truncated) = read_bounded(response, limit).await?;
-        if truncated {
-            if let Some(context) = &context {
-                context.update(|record| record.truncated = true);
-            }
-            headers.insert(CONTENT_LENGTH, body.len().into());
+        let splice = context
+            .as_ref()
+            .and_then(|c| c.splices())
+            .filter(|s| status.is_success() && s.response.is_some());
+        let (body, truncated) = match splice.as_ref().and_then(|s| s.response.as_ref()) {
+            Some(splice) => match splice.extract(response, limit).await {
+                Ok(cut) => cut,
+                Err(ExtractError::Transport(error)) => return Err(error),
+                Err(ExtractError::Io(error)) => {
+                    record_splice_error(&context, SpliceFailure::Io(error));
+                    (Bytes::new(), false)
+                }
+                Err(ExtractError::Body(reason)) => {
+                    record_splice_error(&context, SpliceFailure::Body(reason));
+                    (Bytes::new(), false)
+                }
+            },
+            None => read_bounded(response, limit).await?,
+        };
+        headers.remove(CONTENT_LENGTH);
+        if truncated && let Some(context) = &context {
+            context.update(|record| record.truncated = true);
         }
+        headers.insert(CONTENT_LENGTH, body.len().into());
         let mut rebuilt = http::Response::new(body);
         *rebuilt.status_mut() = status;
         *rebuilt.version_mut() = version;
         *rebuilt.headers_mut() = headers;
         Ok(reqwest::Response::from(rebuilt))
+    }
+}
+
+fn record_splice_error(context: &Option<Arc<CallContext>>, error: SpliceFailure) {
+    if let Some(context) = context {
+        context.update(|record| record.splice_error = Some(error));
     }
 }
 

@@ -11,6 +11,10 @@
 pub mod create_graphic_request {
     /// `designID`: fewest characters.
     pub const DESIGN_ID_MIN_LENGTH: usize = 1;
+    /// `screenshotList.items`: fewest characters.
+    pub const SCREENSHOT_LIST_ITEMS_MIN_LENGTH: usize = 1;
+    /// `imageList.items`: fewest characters.
+    pub const IMAGE_LIST_ITEMS_MIN_LENGTH: usize = 1;
 }
 
 /// Facts of [`crate::types::RemixArtRequest`].

@@ -272,14 +272,14 @@ pub mod types {
             default,
             skip_serializing_if = "::std::vec::Vec::is_empty"
         )]
-        pub image_list: ::std::vec::Vec<::std::string::String>,
+        pub image_list: ::std::vec::Vec<CreateGraphicRequestImageListItem>,
         ///Replacement screenshots as bare base64 (no `data:` prefix), matched in order to the template's screenshot slots.
         #[serde(
             rename = "screenshotList",
             default,
             skip_serializing_if = "::std::vec::Vec::is_empty"
         )]
-        pub screenshot_list: ::std::vec::Vec<::std::string::String>,
+        pub screenshot_list: ::std::vec::Vec<CreateGraphicRequestScreenshotListItem>,
         ///Replacement texts, matched in order to the template's text slots.
         #[serde(
             rename = "textList",
@@ -332,6 +332,106 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for CreateGraphicRequestDesignId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CreateGraphicRequestImageListItem`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CreateGraphicRequestImageListItem(::std::string::String);
+    impl ::std::ops::Deref for CreateGraphicRequestImageListItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateGraphicRequestImageListItem> for ::std::string::String {
+        fn from(value: CreateGraphicRequestImageListItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateGraphicRequestImageListItem {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateGraphicRequestImageListItem {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CreateGraphicRequestImageListItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateGraphicRequestImageListItem {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`CreateGraphicRequestScreenshotListItem`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CreateGraphicRequestScreenshotListItem(::std::string::String);
+    impl ::std::ops::Deref for CreateGraphicRequestScreenshotListItem {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateGraphicRequestScreenshotListItem> for ::std::string::String {
+        fn from(value: CreateGraphicRequestScreenshotListItem) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateGraphicRequestScreenshotListItem {
+        type Err = self::error::ConversionError;
+        fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateGraphicRequestScreenshotListItem {
+        type Error = self::error::ConversionError;
+        fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CreateGraphicRequestScreenshotListItem {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateGraphicRequestScreenshotListItem {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -1274,11 +1374,11 @@ pub mod types {
             design_id:
                 ::std::result::Result<super::CreateGraphicRequestDesignId, ::std::string::String>,
             image_list: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
+                ::std::vec::Vec<super::CreateGraphicRequestImageListItem>,
                 ::std::string::String,
             >,
             screenshot_list: ::std::result::Result<
-                ::std::vec::Vec<::std::string::String>,
+                ::std::vec::Vec<super::CreateGraphicRequestScreenshotListItem>,
                 ::std::string::String,
             >,
             text_list: ::std::result::Result<
@@ -1309,7 +1409,9 @@ pub mod types {
             }
             pub fn image_list<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T: ::std::convert::TryInto<
+                        ::std::vec::Vec<super::CreateGraphicRequestImageListItem>,
+                    >,
                 T::Error: ::std::fmt::Display,
             {
                 self.image_list = value
@@ -1319,7 +1421,9 @@ pub mod types {
             }
             pub fn screenshot_list<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+                T: ::std::convert::TryInto<
+                        ::std::vec::Vec<super::CreateGraphicRequestScreenshotListItem>,
+                    >,
                 T::Error: ::std::fmt::Display,
             {
                 self.screenshot_list = value.try_into().map_err(|e| {
