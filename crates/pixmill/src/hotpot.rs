@@ -1132,6 +1132,12 @@ fn decode_image(operation: &'static str, text: &str) -> Result<Output, Error> {
     Ok(Output::memory(PROVIDER, Bytes::from(bytes)))
 }
 
+/// [`decode_image`] for the property tests.
+#[cfg(test)]
+pub(crate) fn decode_picture_for_fuzz(text: &str) -> Result<Output, Error> {
+    decode_image("fuzz", text)
+}
+
 fn invalid_response(operation: &'static str, reason: &str, body: &[u8]) -> Error {
     Error::InvalidResponse {
         provider: PROVIDER,

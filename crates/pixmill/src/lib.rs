@@ -80,6 +80,9 @@ mod retry;
 mod splice;
 mod transport;
 
+#[cfg(test)]
+mod fuzz;
+
 #[cfg(feature = "hitpaw")]
 pub mod hitpaw;
 #[cfg(feature = "hotpot")]

@@ -287,7 +287,7 @@ enum DataUrl {
 
 /// A streaming JSON scanner that cuts one top-level string field out of an object and decodes
 /// its base64 text.
-struct FieldParser<'a> {
+pub(crate) struct FieldParser<'a> {
     field: &'a [u8],
     placeholder: String,
     state: State,
@@ -302,7 +302,7 @@ struct FieldParser<'a> {
 }
 
 impl<'a> FieldParser<'a> {
-    fn new(field: &'a [u8], placeholder: &str) -> Self {
+    pub(crate) fn new(field: &'a [u8], placeholder: &str) -> Self {
         FieldParser {
             field,
             placeholder: placeholder.to_string(),
@@ -315,7 +315,7 @@ impl<'a> FieldParser<'a> {
         }
     }
 
-    fn feed(
+    pub(crate) fn feed(
         &mut self,
         chunk: &[u8],
         skeleton: &mut BytesMut,
@@ -498,7 +498,7 @@ impl<'a> FieldParser<'a> {
             .map_err(|e| format!("the picture is not valid base64 ({e})"))
     }
 
-    fn finish(&mut self, decoded: &mut Vec<u8>) -> Result<(), String> {
+    pub(crate) fn finish(&mut self, decoded: &mut Vec<u8>) -> Result<(), String> {
         match self.state {
             State::Done => Ok(()),
             _ if !self.found => Ok(()),

@@ -4,6 +4,22 @@
 
 use pixmill_spec::{ExampleRoundTrip, round_trip};
 
+/// Tries `json` as every answer type of the spec; returns how many accept it. Fuzz tests
+/// call it with arbitrary values: it must never panic.
+pub fn parse_as_every_answer(json: &serde_json::Value) -> usize {
+    [
+        serde_json::from_value::<crate::types::Base64ImageResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::ColorFromPictureResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::ErrorResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::GenerateColorResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::ImageBase64Response>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::TranslateFileResponse>(json.clone()).is_ok(),
+    ]
+    .iter()
+    .filter(|ok| **ok)
+    .count()
+}
+
 /// Every JSON body example of the spec, deserialized into its generated type and
 /// serialized again, in document order.
 pub fn round_trips() -> Vec<ExampleRoundTrip> {

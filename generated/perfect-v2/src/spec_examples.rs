@@ -4,6 +4,27 @@
 
 use pixmill_spec::{ExampleRoundTrip, round_trip};
 
+/// Tries `json` as every answer type of the spec; returns how many accept it. Fuzz tests
+/// call it with arbitrary values: it must never panic.
+pub fn parse_as_every_answer(json: &serde_json::Value) -> usize {
+    [
+        serde_json::from_value::<crate::types::AgingTaskStatusResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::ColorizeTaskStatusResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::CreateFileResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::CreditBalanceResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::CreditHistoryResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::DeleteTaskResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::Error>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::FeatureCostResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::RunTaskResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::TaskStatusResponse>(json.clone()).is_ok(),
+        serde_json::from_value::<crate::types::TemplateListResponse>(json.clone()).is_ok(),
+    ]
+    .iter()
+    .filter(|ok| **ok)
+    .count()
+}
+
 /// Every JSON body example of the spec, deserialized into its generated type and
 /// serialized again, in document order.
 pub fn round_trips() -> Vec<ExampleRoundTrip> {

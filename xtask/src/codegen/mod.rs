@@ -618,9 +618,25 @@ fn examples_module(spec: &Spec, enums: &[TypedEnum]) -> String {
             ));
         }
     }
+    let mut answer_types: Vec<String> = body_examples(spec)
+        .into_iter()
+        .filter(|example| example.role.starts_with("response"))
+        .map(|example| example.type_name)
+        .collect();
+    answer_types.sort();
+    answer_types.dedup();
+    let parsers: String = answer_types
+        .iter()
+        .map(|ty| format!("serde_json::from_value::<crate::types::{ty}>(json.clone()).is_ok(),\n"))
+        .collect();
     format!(
         "//! The JSON body examples of `specs/{provider}.yaml`, passed through the generated types.\n\n\
          use pixmill_spec::{{ExampleRoundTrip, round_trip}};\n\n\
+         /// Tries `json` as every answer type of the spec; returns how many accept it. Fuzz tests\n\
+         /// call it with arbitrary values: it must never panic.\n\
+         pub fn parse_as_every_answer(json: &serde_json::Value) -> usize {{\n\
+         [\n{parsers}].iter().filter(|ok| **ok).count()\n\
+         }}\n\n\
          /// Every JSON body example of the spec, deserialized into its generated type and\n\
          /// serialized again, in document order.\n\
          pub fn round_trips() -> Vec<ExampleRoundTrip> {{\n\

@@ -134,7 +134,7 @@ impl From<CheckStatusAnswer> for TaskSnapshot {
 }
 
 impl TaskSnapshot {
-    fn from_json(answer: &serde_json::Value) -> TaskSnapshot {
+    pub(crate) fn from_json(answer: &serde_json::Value) -> TaskSnapshot {
         let result = answer.get("result").unwrap_or(answer);
         TaskSnapshot {
             status: TaskStatus::from(result["status"].as_str().unwrap_or_default()),
