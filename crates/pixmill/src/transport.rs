@@ -38,7 +38,7 @@ impl Default for BodyLimits {
 /// What the transport saw while one attempt of a call ran.
 #[derive(Debug, Default)]
 pub(crate) struct Record {
-    /// The answer's status and headers, when one arrived.
+    /// The answer's status, when one arrived, and the headers of an error answer.
     pub status: Option<u16>,
     pub headers: Option<HeaderMap>,
     /// The body was longer than the limit and was cut.
@@ -152,7 +152,10 @@ impl BoundedTransport {
         if let Some(context) = &context {
             context.update(|record| {
                 record.status = Some(status.as_u16());
-                record.headers = Some(response.headers().clone());
+                // Only an error needs them again (Retry-After), once its body has been read.
+                if !status.is_success() {
+                    record.headers = Some(response.headers().clone());
+                }
             });
         }
         let limit = if status.is_success() {

@@ -25,11 +25,15 @@
 //!   401; concurrent callers share one refresh.
 //! - **No double charge.** Every task gets a `request_id` unique within the client; a retried
 //!   run-task reuses it, and Perfect does not run (or charge) the same request twice.
-//! - **The loss window.** [`Task::wait`] polls at Perfect's `polling_interval` and never lets
-//!   more than 70% of the documented window (the spec's `x-polling`) pass between polls.
-//! - **Rate budget.** Every request of a client and its clones passes one limiter for both
-//!   documented limits (the spec's `x-rate-limits`), and tasks wait for a slot before
-//!   submission when the budget could not keep more of them polled in time.
+//! - **The loss window.** [`Task::wait`] never lets more than 85% of the documented window
+//!   (the spec's `x-polling`) pass between polls, and never polls sooner than Perfect's
+//!   `polling_interval` asks.
+//! - **Rate budget.** Every request of a client and its clones passes one budget for both
+//!   documented limits (the spec's `x-rate-limits`). Polls of running tasks go first, and the
+//!   budget keeps a request in hand for each of them; tasks wait for a slot before submission
+//!   when the budget could not keep more of them polled in time. Polls are spaced so that
+//!   they take at most a third of the budget (with the documented limits: about one per task
+//!   every 8.5 seconds), which leaves the rest for new tasks.
 //!
 //! # Features
 //!
@@ -150,6 +154,7 @@ pub struct Config {
     token_lifetime: Option<Duration>,
     rate_limits: Option<RateLimits>,
     loss_window: Option<Duration>,
+    max_running_tasks: Option<usize>,
 }
 
 impl fmt::Debug for Config {
@@ -161,6 +166,7 @@ impl fmt::Debug for Config {
             .field("token_lifetime", &self.token_lifetime)
             .field("rate_limits", &self.rate_limits)
             .field("loss_window", &self.loss_window)
+            .field("max_running_tasks", &self.max_running_tasks)
             .finish()
     }
 }
@@ -210,9 +216,16 @@ impl Builder<Config> {
     }
 
     /// How long Perfect keeps a task that is not polled (default [`task_loss_window`]);
-    /// polls are at most 70% of it apart.
+    /// polls are at most 85% of it apart.
     pub fn task_loss_window(mut self, window: Duration) -> Self {
         self.config.loss_window = Some(window);
+        self
+    }
+
+    /// Runs at most `max` tasks at once (at least 1). This can only lower the number the rate
+    /// budget allows ([`Client::task_capacity`]): more would risk losing tasks.
+    pub fn max_running_tasks(mut self, max: usize) -> Self {
+        self.config.max_running_tasks = Some(max);
         self
     }
 
@@ -248,10 +261,12 @@ impl Builder<Config> {
             .loss_window
             .or_else(task_loss_window)
             .ok_or_else(|| ConfigError::Invalid("the spec states no task loss window".into()))?;
-        let poll_gap = loss_window.mul_f64(0.7);
+        // The margin covers the network and a retried poll; polls never wait in the budget.
+        let poll_gap = loss_window.mul_f64(0.85);
         let budget = Arc::new(budget::Budget::new(
             config.rate_limits.unwrap_or_default(),
             poll_gap,
+            config.max_running_tasks,
         ));
         // The token exchange carries no token, but counts against the per-IP budget.
         let auth_core = Core::new(
@@ -332,7 +347,8 @@ impl Client {
     }
 
     /// How many tasks this client runs at once: as many as its rate budget can keep polled
-    /// within the loss window. Further tasks wait in `send()` for a slot.
+    /// within the loss window (2 with the documented limits), or fewer if
+    /// [`ClientBuilder::max_running_tasks`] says so. Further tasks wait in `send()` for a slot.
     pub fn task_capacity(&self) -> usize {
         self.inner.budget.capacity()
     }

@@ -6,7 +6,7 @@ use pixmill_perfect_api as api;
 use pixmill_perfect_api::features::CheckStatusAnswer;
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::{Client, Feature, PROVIDER};
+use super::{Client, Feature, PROVIDER, budget};
 use crate::error::{Error, ErrorCode};
 use crate::output::Output;
 use crate::poll::{Poll, PollPolicy, Poller};
@@ -240,16 +240,26 @@ impl Task {
     /// Polls once (a read: retried on 429, 5xx and connection failures). Perfect loses a task
     /// that is not polled for a while, so prefer [`Task::wait`], which keeps to that rule.
     pub async fn status(&self) -> Result<TaskSnapshot, Error> {
-        self.client.check_status(self.feature, &self.id).await
+        budget::as_poll(self.client.check_status(self.feature, &self.id)).await
     }
 
-    /// The poll policy `wait()` uses: the client's, or one second at first, then Perfect's
-    /// `polling_interval`; either way never longer than the client's poll gap (a share of the
-    /// documented loss window).
+    /// The poll policy `wait()` uses: the client's, or a first poll after one second or the
+    /// budget's share per task, whichever is longer. Later polls follow Perfect's
+    /// `polling_interval`, lengthened to the budget's share; never longer than the client's
+    /// poll gap (a share of the documented loss window).
     pub fn poll_policy(&self) -> PollPolicy {
         self.client.inner.core.poll().cloned().unwrap_or_else(|| {
-            PollPolicy::new(Duration::from_secs(1)).with_max_interval(self.client.inner.poll_gap)
+            let first = Duration::from_secs(1).max(self.client.inner.budget.poll_interval());
+            PollPolicy::new(first.min(self.client.inner.poll_gap))
+                .with_max_interval(self.client.inner.poll_gap)
         })
+    }
+
+    /// Perfect's `polling_interval`, lengthened so that the polls of every running task stay
+    /// within their share of the rate budget.
+    fn next_poll(&self, hint: Option<Duration>) -> Option<Duration> {
+        let share = self.client.inner.budget.poll_interval();
+        hint.map(|hint| hint.max(share))
     }
 
     /// Polls until the task succeeds or fails, at Perfect's `polling_interval`, never leaving
@@ -289,12 +299,12 @@ impl Task {
                         })
                     }
                     TaskStatus::Running => Ok(Poll::Pending {
-                        hint: snapshot.polling_interval,
+                        hint: self.next_poll(snapshot.polling_interval),
                     }),
                     other => {
                         tracing::warn!(status = %other, "undocumented task status; polling on");
                         Ok(Poll::Pending {
-                            hint: snapshot.polling_interval,
+                            hint: self.next_poll(snapshot.polling_interval),
                         })
                     }
                 }
