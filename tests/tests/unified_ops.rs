@@ -403,7 +403,43 @@ async fn a_503_moves_the_task_to_the_next_provider_and_only_that_one_charges() {
         assert_eq!(report["failed_attempts"][0]["provider"], first.id());
         assert_eq!(report["failed_attempts"][0]["status"], 503);
         assert_eq!(report["failed_attempts"][0]["charge"], "nothing");
+        assert_eq!(report["failed_attempts"][0]["kind"], "server_error");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_every_provider_is_unavailable_the_error_keeps_every_attempt() {
+    let sandbox = start().await;
+    for (provider, path) in [
+        (Provider::Hotpot, "/remove-background"),
+        (Provider::Hitpaw, "/api/image-segmentation"),
+    ] {
+        sandbox.inject(FaultRule::new(route(provider), path, Fault::Status(503)).times(100));
+    }
+    let error = providers(&sandbox)
+        .run(
+            RemoveBackground::new(sample_png(16, 16)),
+            &[Provider::Hotpot, Provider::Hitpaw],
+        )
+        .await
+        .expect_err("both are unavailable");
+    let Error::TaskFailed { attempts, .. } = &error else {
+        panic!("{error:?}");
+    };
+    let tried: Vec<Provider> = attempts.iter().map(|a| a.provider).collect();
+    assert_eq!(tried, [Provider::Hotpot, Provider::Hitpaw]);
+    assert!(attempts.iter().all(|a| a.charge == Charge::Nothing));
+    // The accessors speak of the last attempt; nothing was charged, so a later run may work.
+    assert_eq!(error.provider(), Some(Provider::Hitpaw));
+    assert_eq!(error.status(), Some(503));
+    assert_eq!(error.kind(), ErrorKind::ServerError);
+    assert!(error.is_retryable());
+    let message = error.to_string();
+    assert!(
+        message.contains("Hotpot") && message.contains("HitPaw"),
+        "{message}"
+    );
+    assert!(sandbox.charges().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
