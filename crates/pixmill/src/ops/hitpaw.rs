@@ -4,11 +4,11 @@ use pixmill_hitpaw_api as api;
 
 use super::{
     Backend, Charge, CreditUnit, Credits, Done, Entry, Failure, Offer, ProviderClient, Request,
-    Task, formats, not_offered_failure,
+    Task, formats, keyed_from_env, not_offered_failure,
 };
 use crate::client::BoxFuture;
-use crate::error::{ConfigError, Error, Provider};
-use crate::hitpaw::{Client, ClientBuilder, Job, Model, model_limits, model_scale};
+use crate::error::{Error, Provider};
+use crate::hitpaw::{Client, Job, Model, Service, model_limits, model_scale};
 
 const PROVIDER: Provider = Provider::Hitpaw;
 
@@ -22,7 +22,7 @@ const RESTORE_MODEL: Model = Model::SharpenDenoise1x;
 pub(super) const ENTRY: Entry = Entry {
     provider: PROVIDER,
     offer,
-    from_env,
+    from_env: keyed_from_env::<Service>,
 };
 
 /// The family of a model: its name without the scale suffix (`face_v2_4x` → `face_v2`).
@@ -76,13 +76,6 @@ fn offer(task: Task) -> Option<Offer> {
         },
         _ => return None,
     })
-}
-
-fn from_env() -> Result<Option<ProviderClient>, Error> {
-    match ClientBuilder::from_env() {
-        Err(Error::Config(ConfigError::MissingVariable(_))) => Ok(None),
-        builder => Ok(Some(builder?.build()?.into())),
-    }
 }
 
 impl From<Client> for ProviderClient {

@@ -3,19 +3,19 @@
 use pixmill_hotpot_api as api;
 
 use super::{
-    Backend, Done, Entry, Failure, Offer, ProviderClient, Request, Task, formats,
+    Backend, Done, Entry, Failure, Offer, ProviderClient, Request, Task, formats, keyed_from_env,
     not_offered_failure,
 };
 use crate::client::BoxFuture;
-use crate::error::{ConfigError, Error, Provider};
-use crate::hotpot::{Client, ClientBuilder, SizeFactor};
+use crate::error::Provider;
+use crate::hotpot::{Client, Service, SizeFactor};
 
 const PROVIDER: Provider = Provider::Hotpot;
 
 pub(super) const ENTRY: Entry = Entry {
     provider: PROVIDER,
     offer,
-    from_env,
+    from_env: keyed_from_env::<Service>,
 };
 
 fn offer(task: Task) -> Option<Offer> {
@@ -44,13 +44,6 @@ fn offer(task: Task) -> Option<Offer> {
 
 fn factor(size: SizeFactor) -> Option<u32> {
     u32::try_from(size.value()).ok()
-}
-
-fn from_env() -> Result<Option<ProviderClient>, Error> {
-    match ClientBuilder::from_env() {
-        Err(Error::Config(ConfigError::MissingVariable(_))) => Ok(None),
-        builder => Ok(Some(builder?.build()?.into())),
-    }
 }
 
 impl From<Client> for ProviderClient {

@@ -130,6 +130,19 @@ struct Entry {
     from_env: fn() -> Result<Option<ProviderClient>, Error>,
 }
 
+/// The `from_env` of a provider authenticated by one key: left out when its key variable is
+/// unset.
+fn keyed_from_env<S>() -> Result<Option<ProviderClient>, Error>
+where
+    S: crate::client::KeyedService,
+    S::Client: Into<ProviderClient>,
+{
+    match crate::ClientBuilder::<crate::client::KeyConfig<S>>::from_env() {
+        Err(Error::Config(ConfigError::MissingVariable(_))) => Ok(None),
+        builder => Ok(Some(builder?.build()?.into())),
+    }
+}
+
 fn entry(provider: Provider) -> Option<&'static Entry> {
     PROVIDERS.iter().find(|entry| entry.provider == provider)
 }

@@ -4,19 +4,19 @@ use pixmill_segmind_api as api;
 
 use super::{
     Backend, CreditUnit, Credits, Done, Entry, Failure, Offer, ProviderClient, Request, Task,
-    not_offered_failure,
+    keyed_from_env, not_offered_failure,
 };
 use crate::client::BoxFuture;
-use crate::error::{ConfigError, Error, Provider};
+use crate::error::Provider;
 use crate::image::ImageFormat;
-use crate::segmind::{AnimationFormat, Client, ClientBuilder};
+use crate::segmind::{AnimationFormat, Client, Service};
 
 const PROVIDER: Provider = Provider::Segmind;
 
 pub(super) const ENTRY: Entry = Entry {
     provider: PROVIDER,
     offer,
-    from_env,
+    from_env: keyed_from_env::<Service>,
 };
 
 fn offer(task: Task) -> Option<Offer> {
@@ -36,13 +36,6 @@ fn offer(task: Task) -> Option<Offer> {
             ..Offer::new(PROVIDER, task, "`hotshot_xl`")
         }),
         _ => None,
-    }
-}
-
-fn from_env() -> Result<Option<ProviderClient>, Error> {
-    match ClientBuilder::from_env() {
-        Err(Error::Config(ConfigError::MissingVariable(_))) => Ok(None),
-        builder => Ok(Some(builder?.build()?.into())),
     }
 }
 
