@@ -1,6 +1,6 @@
 //! The machine-readable extensions a spec may carry: `x-limits`, `x-error-codes`, `x-source`,
-//! `x-enum-varnames`, `x-feature`, `x-cost`, `x-rate-limits`, `x-polling` and
-//! `x-token-lifetime-seconds`.
+//! `x-enum-varnames`, `x-feature`, `x-cost`, `x-rate-limits`, `x-polling`,
+//! `x-token-lifetime-seconds` and `x-result-formats`.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -91,6 +91,18 @@ pub struct PollingRow {
     pub min_interval_seconds: Option<f64>,
     pub max_interval_seconds: Option<f64>,
     pub lost_after_seconds: Option<f64>,
+    #[serde(rename = "x-source")]
+    pub source: Option<String>,
+}
+
+/// An operation's `x-result-formats`: the file formats its result comes in, for operations
+/// whose caller cannot choose one.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ResultFormats {
+    /// Lowercase file extensions without a dot, most usual first.
+    pub formats: Vec<String>,
+    pub description: Option<String>,
     #[serde(rename = "x-source")]
     pub source: Option<String>,
 }
@@ -229,6 +241,29 @@ pub fn parse_polling(value: &Value) -> Result<Vec<PollingRow>, String> {
         check_source("x-polling", &row.source)?;
     }
     Ok(rows)
+}
+
+/// Parses an `x-result-formats` value: at least one format, each a lowercase extension
+/// without a dot, none twice.
+pub fn parse_result_formats(value: &Value) -> Result<ResultFormats, String> {
+    let facts: ResultFormats = serde_json::from_value(value.clone())
+        .map_err(|e| format!("malformed x-result-formats: {e}"))?;
+    if facts.formats.is_empty() {
+        return Err("x-result-formats names no format".into());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for format in &facts.formats {
+        if format.is_empty() || format.starts_with('.') || format.to_lowercase() != *format {
+            return Err(format!(
+                "x-result-formats: `{format}` must be a lowercase extension without a dot"
+            ));
+        }
+        if !seen.insert(format) {
+            return Err(format!("x-result-formats: `{format}` is listed twice"));
+        }
+    }
+    check_source("x-result-formats", &facts.source)?;
+    Ok(facts)
 }
 
 /// Parses `x-token-lifetime-seconds`: a positive whole number.

@@ -340,6 +340,7 @@ impl Kind {
                 "x-cost",
                 "x-polling",
                 "x-token-lifetime-seconds",
+                "x-result-formats",
             ],
             Kind::Schema => &[
                 "x-source",
@@ -563,6 +564,7 @@ impl<'a> Linter<'a> {
             "x-rate-limits" => facts::parse_rate_limits(value).err(),
             "x-polling" => facts::parse_polling(value).err(),
             "x-token-lifetime-seconds" => facts::parse_token_lifetime(value).err(),
+            "x-result-formats" => facts::parse_result_formats(value).err(),
             "x-feature" => facts::parse_feature(value).err(),
             // Needs the `enum` beside it: checked in `visit`.
             _ => None,

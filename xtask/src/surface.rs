@@ -213,6 +213,14 @@ fn render_operation(spec: &Spec, op: &Value, method: &str, path: &str, out: &mut
             let _ = writeln!(out, "  {label}: {}", facts.join("; "));
         }
     }
+    if let Some(facts) = op.get("x-result-formats") {
+        let _ = writeln!(
+            out,
+            "  result formats: {}{}",
+            compact(&facts["formats"]),
+            provenance(facts)
+        );
+    }
     if let Some(seconds) = op.get("x-token-lifetime-seconds") {
         let _ = writeln!(out, "  token lifetime: {seconds} s");
     }

@@ -485,6 +485,26 @@ fn rejects_malformed_usage_extensions() {
         "/x-rate-limits",
         "requests and seconds must be positive",
     );
+    let formats = findings_after(|y| {
+        set(
+            y,
+            POST,
+            "x-result-formats",
+            "{formats: [png, .WebP], x-source: inferred}",
+        )
+    });
+    assert_single(
+        &formats,
+        &format!("{OP}/x-result-formats"),
+        "`.WebP` must be a lowercase extension without a dot",
+    );
+    let none = findings_after(|y| set(y, POST, "x-result-formats", "{formats: []}"));
+    assert_single(&none, &format!("{OP}/x-result-formats"), "names no format");
+    assert_eq!(
+        findings_after(|y| set(y, POST, "x-result-formats", "{formats: [png, webp]}")),
+        vec![],
+        "a well-formed list passes"
+    );
     let lifetime = findings_after(|y| set(y, POST, "x-token-lifetime-seconds", "-5"));
     assert_single(
         &lifetime,

@@ -148,6 +148,29 @@ pub enum ErrorKind {
     Io,
 }
 
+impl ErrorKind {
+    /// A stable snake_case name (`rate_limited`), for logs and machine-readable reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Configuration => "configuration",
+            ErrorKind::Authentication => "authentication",
+            ErrorKind::InsufficientCredits => "insufficient_credits",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Rejected => "rejected",
+            ErrorKind::ServerError => "server_error",
+            ErrorKind::JobFailed => "job_failed",
+            ErrorKind::MissingResult => "missing_result",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::OutcomeUnknown => "outcome_unknown",
+            ErrorKind::Transport => "transport",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Io => "io",
+        }
+    }
+}
+
 /// Why a client could not be configured.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -343,6 +366,18 @@ pub enum Error {
     /// The client is not configured correctly.
     #[error("configuration: {0}")]
     Config(#[from] ConfigError),
+
+    /// A task ran on one provider after another ([`crate::ops::Providers::run`]) and none
+    /// gave a result. Every attempt is kept, in order; the accessors of this error
+    /// ([`Error::kind`], [`Error::provider`], [`Error::status`], ...) describe the last one.
+    #[error("{task} failed: {}", attempts_suffix(attempts))]
+    #[non_exhaustive]
+    TaskFailed {
+        /// The task.
+        task: crate::ops::Task,
+        /// Every attempt, in the order they were made (never empty).
+        attempts: Vec<crate::ops::Attempt>,
+    },
 }
 
 fn code_suffix(code: Option<&ErrorCode>) -> String {
@@ -356,6 +391,14 @@ fn status_suffix(status: Option<u16>) -> String {
 fn wait_suffix(wait: Option<Duration>) -> String {
     wait.map(|w| format!(" (retry after {})", secs(w)))
         .unwrap_or_default()
+}
+
+fn attempts_suffix(attempts: &[crate::ops::Attempt]) -> String {
+    attempts
+        .iter()
+        .map(|attempt| format!("{}: {}", attempt.provider, attempt.error))
+        .collect::<Vec<_>>()
+        .join("; then ")
 }
 
 fn last_suffix(last: Option<&Error>) -> String {
@@ -383,6 +426,9 @@ impl Error {
             Error::Transport { .. } => ErrorKind::Transport,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Io { .. } => ErrorKind::Io,
+            Error::TaskFailed { attempts, .. } => attempts
+                .last()
+                .map_or(ErrorKind::Unsupported, |last| last.error.kind()),
         }
     }
 
@@ -398,6 +444,7 @@ impl Error {
             | Error::OutcomeUnknown { provider, .. }
             | Error::Transport { provider, .. }
             | Error::Timeout { provider, .. } => Some(*provider),
+            Error::TaskFailed { attempts, .. } => attempts.last().map(|last| last.provider),
             Error::InvalidInput(_) | Error::Io { .. } | Error::Config(_) => None,
         }
     }
@@ -408,6 +455,7 @@ impl Error {
             Error::Api { status, .. } | Error::Throttled { status, .. } => Some(*status),
             Error::InvalidResponse { status, .. } | Error::OutcomeUnknown { status, .. } => *status,
             Error::Timeout { last_error, .. } => last_error.as_ref().and_then(|e| e.status()),
+            Error::TaskFailed { attempts, .. } => attempts.last().and_then(|a| a.error.status()),
             _ => None,
         }
     }
@@ -416,6 +464,7 @@ impl Error {
     pub fn code(&self) -> Option<&ErrorCode> {
         match self {
             Error::Api { code, .. } | Error::JobFailed { code, .. } => code.as_ref(),
+            Error::TaskFailed { attempts, .. } => attempts.last().and_then(|a| a.error.code()),
             _ => None,
         }
     }
@@ -426,6 +475,9 @@ impl Error {
             Error::Api { retry_after, .. } => *retry_after,
             Error::Throttled { retry_after, .. } => Some(*retry_after),
             Error::Timeout { last_error, .. } => last_error.as_ref().and_then(|e| e.retry_after()),
+            Error::TaskFailed { attempts, .. } => {
+                attempts.last().and_then(|a| a.error.retry_after())
+            }
             _ => None,
         }
     }
@@ -434,13 +486,21 @@ impl Error {
     /// may then succeed: rate limits, unavailable servers, server errors of calls that spend
     /// nothing, and connection failures before anything was processed. This is the rule the
     /// client's own retries follow. A 5xx on a call that spends credits is
-    /// [`Error::OutcomeUnknown`] instead, which is not retryable.
+    /// [`Error::OutcomeUnknown`] instead, which is not retryable. A failed task
+    /// ([`Error::TaskFailed`]) is retryable when its last attempt is and no attempt may have
+    /// charged.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api { status, .. } => *status == 429 || *status >= 500,
             Error::Throttled { .. } | Error::Transport { .. } => true,
             Error::Timeout { last_error, .. } => {
                 last_error.as_deref().is_some_and(Error::is_retryable)
+            }
+            Error::TaskFailed { attempts, .. } => {
+                attempts.last().is_some_and(|a| a.error.is_retryable())
+                    && attempts
+                        .iter()
+                        .all(|a| a.charge == crate::ops::Charge::Nothing)
             }
             _ => false,
         }

@@ -292,6 +292,11 @@ impl EnhanceRequest {
     /// submits the job. The submission spends coins, so it is retried only when HitPaw
     /// certainly did not receive it (429, 503, no connection).
     pub async fn send(self) -> Result<Job, Error> {
+        self.prepare().await?.submit().await
+    }
+
+    /// Everything before the submission: checks and the upload. Nothing spends coins yet.
+    pub(crate) async fn prepare(self) -> Result<Prepared<api::types::PhotoEnhancerRequest>, Error> {
         let EnhanceRequest {
             client,
             input,
@@ -339,10 +344,7 @@ impl EnhanceRequest {
             img_url,
             model_name: model,
         };
-        submit(&client, "photo_enhancer", || {
-            client.inner.api.photo_enhancer().body(body.clone()).send()
-        })
-        .await
+        Ok(Prepared { client, body })
     }
 }
 
@@ -358,6 +360,13 @@ impl SegmentRequest {
     /// Checks the input format, uploads it if it is local, and submits the job (retried like
     /// [`EnhanceRequest::send`]).
     pub async fn send(self) -> Result<Job, Error> {
+        self.prepare().await?.submit().await
+    }
+
+    /// Everything before the submission: checks and the upload. Nothing spends coins yet.
+    pub(crate) async fn prepare(
+        self,
+    ) -> Result<Prepared<api::types::ImageSegmentationRequest>, Error> {
         let SegmentRequest { client, input } = self;
         let limits = api::limits::IMAGE_SEGMENTATION
             .first()
@@ -371,7 +380,36 @@ impl SegmentRequest {
                 client.upload_loaded(&loaded).await?
             }
         };
-        let body = api::types::ImageSegmentationRequest { file_url };
+        Ok(Prepared {
+            client,
+            body: api::types::ImageSegmentationRequest { file_url },
+        })
+    }
+}
+
+/// A request whose input passed every check and is uploaded: what is left is the submission,
+/// which spends coins. Splitting the two lets a caller tell a failure that cost nothing from
+/// one that may have cost coins.
+pub(crate) struct Prepared<B> {
+    client: Client,
+    body: B,
+}
+
+impl Prepared<api::types::PhotoEnhancerRequest> {
+    /// Submits the enhancement (retried as [`EnhanceRequest::send`] says).
+    pub(crate) async fn submit(self) -> Result<Job, Error> {
+        let Prepared { client, body } = self;
+        submit(&client, "photo_enhancer", || {
+            client.inner.api.photo_enhancer().body(body.clone()).send()
+        })
+        .await
+    }
+}
+
+impl Prepared<api::types::ImageSegmentationRequest> {
+    /// Submits the segmentation (retried as [`EnhanceRequest::send`] says).
+    pub(crate) async fn submit(self) -> Result<Job, Error> {
+        let Prepared { client, body } = self;
         submit(&client, "image_segmentation", || {
             client
                 .inner

@@ -33,6 +33,12 @@
 //! - Every failure is an [`Error`] with [`Error::kind`], [`Error::provider`],
 //!   [`Error::status`], [`Error::code`], [`Error::retry_after`] and [`Error::is_retryable`].
 //!
+//! # Same task, any provider
+//!
+//! [`ops`] runs a task (remove a background, upscale, colorize, restore, generate) on
+//! whichever provider has credentials, with options that mean the same everywhere, and moves
+//! to the next provider only when a failure charged nothing.
+//!
 //! # Errors and retries
 //!
 //! Bad input is an [`Error::InvalidInput`] raised before any request. Calls are retried on
@@ -74,6 +80,7 @@
 pub mod client;
 mod error;
 mod image;
+pub mod ops;
 mod output;
 mod poll;
 mod retry;

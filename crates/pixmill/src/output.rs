@@ -113,6 +113,15 @@ impl Output {
         }
     }
 
+    /// The format, when the provider said it some other way than by the bytes or the URL (a
+    /// `Content-Type` header).
+    pub(crate) fn with_format(mut self, format: Option<ImageFormat>) -> Output {
+        if format.is_some() {
+            self.format = format;
+        }
+        self
+    }
+
     /// Calls `report` as the transfer of [`Output::save`], [`Output::write_to`] or
     /// [`Output::bytes`] advances.
     pub fn on_progress(mut self, report: impl Fn(Progress) + Send + Sync + 'static) -> Self {

@@ -37,3 +37,11 @@ pub mod task_status {
         },
     ];
 }
+
+/// Facts of `image_segmentation` (`POST /api/image-segmentation`).
+pub mod image_segmentation {
+    #[allow(unused_imports)]
+    use super::*;
+    /// The file formats its result comes in (the caller cannot choose; source: inferred).
+    pub const RESULT_FORMATS: &[&str] = &["png"];
+}

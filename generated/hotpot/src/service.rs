@@ -14,3 +14,11 @@ pub const SERVER_URL: &str = "https://api.hotpot.ai";
 
 /// How every operation authenticates (the spec's top-level `security`).
 pub const AUTH: AuthScheme = AuthScheme::ApiKeyHeader { name: "X-API-KEY" };
+
+/// Facts of `remove_background` (`POST /remove-background`).
+pub mod remove_background {
+    #[allow(unused_imports)]
+    use super::*;
+    /// The file formats its result comes in (the caller cannot choose; source: inferred).
+    pub const RESULT_FORMATS: &[&str] = &["png"];
+}

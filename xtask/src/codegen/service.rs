@@ -1,5 +1,6 @@
 //! `service.rs`: how the API is reached and may be used: its server and auth scheme, and the
-//! facts of `x-rate-limits`, `x-polling`, `x-token-lifetime-seconds` and `x-cost`.
+//! facts of `x-rate-limits`, `x-polling`, `x-token-lifetime-seconds`, `x-cost` and
+//! `x-result-formats`.
 
 use std::fmt::Write as _;
 
@@ -80,6 +81,15 @@ pub fn module(spec: &Spec) -> Result<Option<String>> {
             let _ = writeln!(
                 items,
                 "/// The media types of its file answer.\npub const RESPONSE_MEDIA_TYPES: &[&str] = &{media:?};"
+            );
+        }
+        if let Some(value) = op.value.get("x-result-formats") {
+            let facts = facts::parse_result_formats(value).map_err(fail(op.pointer()))?;
+            let _ = writeln!(
+                items,
+                "/// The file formats its result comes in (the caller cannot choose; source: {}).\npub const RESULT_FORMATS: &[&str] = &{:?};",
+                facts.source.as_deref().unwrap_or("docs"),
+                facts.formats
             );
         }
         if let Some(value) = op.value.get("x-cost") {

@@ -33,14 +33,18 @@ pub async fn sandbox_unless(key_variable: &str) -> Option<Sandbox> {
         eprintln!("{key_variable} is set: calling the real API (this spends credits)");
         return None;
     }
+    let sandbox = start_sandbox().await;
+    eprintln!(
+        "{key_variable} is not set: using a local sandbox at {}",
+        sandbox.addr()
+    );
+    Some(sandbox)
+}
+
+/// An in-process sandbox; exits when it cannot start.
+pub async fn start_sandbox() -> Sandbox {
     match Sandbox::start().await {
-        Ok(sandbox) => {
-            eprintln!(
-                "{key_variable} is not set: using a local sandbox at {}",
-                sandbox.addr()
-            );
-            Some(sandbox)
-        }
+        Ok(sandbox) => sandbox,
         Err(error) => {
             eprintln!("cannot start the sandbox: {error}");
             std::process::exit(1);

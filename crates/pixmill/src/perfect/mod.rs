@@ -73,6 +73,11 @@ pub use task::{
 
 const PROVIDER: Provider = Provider::Perfect;
 
+/// The variables `from_env` reads.
+pub(crate) const CLIENT_ID_VAR: &str = "PERFECT_CLIENT_ID";
+pub(crate) const CLIENT_SECRET_VAR: &str = "PERFECT_CLIENT_SECRET";
+const BASE_URL_VAR: &str = "PERFECT_BASE_URL";
+
 /// How long Perfect keeps a task nobody polls: the shortest `lost_after` the spec states for
 /// any feature.
 pub fn task_loss_window() -> Option<Duration> {
@@ -232,14 +237,13 @@ impl Builder<Config> {
     /// A builder from `PERFECT_CLIENT_ID`, `PERFECT_CLIENT_SECRET` and, when set,
     /// `PERFECT_BASE_URL`.
     pub fn from_env() -> Result<Self, Error> {
-        let id =
-            env("PERFECT_CLIENT_ID").ok_or(ConfigError::MissingVariable("PERFECT_CLIENT_ID"))?;
-        let secret = env("PERFECT_CLIENT_SECRET")
-            .ok_or(ConfigError::MissingVariable("PERFECT_CLIENT_SECRET"))?;
+        let id = env(CLIENT_ID_VAR).ok_or(ConfigError::MissingVariable(CLIENT_ID_VAR))?;
+        let secret =
+            env(CLIENT_SECRET_VAR).ok_or(ConfigError::MissingVariable(CLIENT_SECRET_VAR))?;
         let mut builder = Builder::<Config>::default()
             .client_id(id)
             .client_secret(secret);
-        if let Some(url) = env("PERFECT_BASE_URL") {
+        if let Some(url) = env(BASE_URL_VAR) {
             builder = builder.base_url(url);
         }
         Ok(builder)
@@ -756,6 +760,11 @@ impl TaskRequest {
     /// `request_id` Perfect deduplicates, so a retry after a dropped connection never charges
     /// twice.
     pub async fn send(self) -> Result<Task, Error> {
+        self.prepare().await?.submit().await
+    }
+
+    /// Everything before the run-task call: checks and uploads. Nothing is charged yet.
+    pub(crate) async fn prepare(self) -> Result<PreparedTask, Error> {
         let TaskRequest {
             client,
             feature,
@@ -799,6 +808,38 @@ impl TaskRequest {
             };
             ids.push((slot, id));
         }
+        Ok(PreparedTask {
+            client,
+            feature,
+            ids,
+            params,
+            output,
+        })
+    }
+}
+
+/// A task whose inputs passed every check and are uploaded: what is left is the run-task
+/// call. Perfect charges a task only when it succeeds, but a caller still needs to tell a
+/// failure before the run (nothing can be charged) from one after it (the task may run on).
+pub(crate) struct PreparedTask {
+    client: Client,
+    feature: Feature,
+    ids: Vec<(&'static str, String)>,
+    params: Option<Value>,
+    output: Option<OutputFormat>,
+}
+
+impl PreparedTask {
+    /// Waits for a task slot and submits (retried as [`TaskRequest::send`] says).
+    pub(crate) async fn submit(self) -> Result<Task, Error> {
+        let PreparedTask {
+            client,
+            feature,
+            ids,
+            params,
+            output,
+        } = self;
+        let facts = feature.facts();
         let slot = client.inner.budget.task_slot().await;
         let request_id = client.inner.next_request_id.fetch_add(1, Ordering::Relaxed);
         let body = run_body(facts, request_id, &ids, params, output);
@@ -814,7 +855,7 @@ impl TaskRequest {
         let task_id = answer.result.task_id;
         tracing::info!(provider = %PROVIDER, feature = feature.name(), job_id = %task_id, request_id, "task submitted");
         Ok(Task {
-            client: client.clone(),
+            client,
             feature,
             id: task_id,
             request_id: Some(request_id),

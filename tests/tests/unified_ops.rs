@@ -1,0 +1,786 @@
+//! Unified operations against the sandbox: one body per task, run on every provider that
+//! offers it, and the fallback rule: the next provider only when nothing may have been
+//! charged.
+
+use std::collections::BTreeSet;
+use std::io::Cursor;
+use std::time::Duration;
+
+use image::AnimationDecoder as _;
+use pixmill::ops::{
+    Charge, Colorize, CreditBasis, CreditUnit, Generate, Providers, RemoveBackground, Restore,
+    Stage, Task, TaskResult, Upscale, offers,
+};
+use pixmill::perfect::{Feature, RateLimits};
+use pixmill::{Error, ErrorKind, ImageFormat, ImageInput, PollPolicy, Provider, RetryPolicy};
+use pixmill_sandbox::{Fault, FaultRule, Sandbox, SandboxConfig};
+use pixmill_tests::sandbox::{quick_config, sample_png, spec_violations};
+
+/// Short jobs, and no Perfect rate limits (one test runs many tasks).
+async fn start() -> Sandbox {
+    Sandbox::start_with(SandboxConfig {
+        perfect_token_limit: None,
+        perfect_ip_limit: None,
+        ..quick_config()
+    })
+    .await
+    .expect("sandbox starts")
+}
+
+fn route(provider: Provider) -> pixmill_sandbox::Provider {
+    provider
+        .id()
+        .parse()
+        .expect("the sandbox emulates every provider")
+}
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy::default()
+        .with_initial_delay(Duration::from_millis(10))
+        .with_max_delay(Duration::from_millis(50))
+}
+
+fn quick_polls() -> PollPolicy {
+    PollPolicy::new(Duration::from_millis(50)).with_deadline(Duration::from_secs(30))
+}
+
+/// A client of every provider, pointed at the sandbox.
+fn providers_polling(sandbox: &Sandbox, polls: PollPolicy) -> Providers {
+    let credentials = sandbox.credentials();
+    let url = |provider| sandbox.base_url(provider);
+    Providers::new()
+        .with(
+            pixmill::hotpot::Client::builder()
+                .api_key(credentials.hotpot_api_key.clone())
+                .base_url(url(pixmill_sandbox::Provider::Hotpot))
+                .retry_policy(fast_retries())
+                .build()
+                .expect("hotpot client"),
+        )
+        .with(
+            pixmill::hitpaw::Client::builder()
+                .api_key(credentials.hitpaw_api_key.clone())
+                .base_url(url(pixmill_sandbox::Provider::Hitpaw))
+                .retry_policy(fast_retries())
+                .poll_policy(polls.clone())
+                .build()
+                .expect("hitpaw client"),
+        )
+        .with(
+            pixmill::segmind::Client::builder()
+                .api_key(credentials.segmind_api_key.clone())
+                .base_url(url(pixmill_sandbox::Provider::Segmind))
+                .retry_policy(fast_retries())
+                .build()
+                .expect("segmind client"),
+        )
+        .with(
+            pixmill::perfect::Client::builder()
+                .client_id(credentials.perfect_client_id.clone())
+                .client_secret(credentials.perfect_client_secret.clone())
+                .base_url(url(pixmill_sandbox::Provider::Perfect))
+                .rate_limits(RateLimits::unlimited())
+                .retry_policy(fast_retries())
+                .poll_policy(polls)
+                .build()
+                .expect("perfect client"),
+        )
+}
+
+fn providers(sandbox: &Sandbox) -> Providers {
+    providers_polling(sandbox, quick_polls())
+}
+
+async fn result_bytes(result: &TaskResult) -> Vec<u8> {
+    result
+        .output()
+        .bytes()
+        .await
+        .unwrap_or_else(|e| panic!("{}: the result downloads: {e}", result.provider()))
+        .to_vec()
+}
+
+fn decode(bytes: &[u8]) -> image::DynamicImage {
+    image::load_from_memory(bytes).expect("a decodable result")
+}
+
+/// A grey ramp from black to white, as a PNG.
+fn grey_png(width: u32, height: u32) -> Vec<u8> {
+    let ramp = image::GrayImage::from_fn(width, height, |x, _| {
+        image::Luma([(x * 255 / (width - 1)) as u8])
+    });
+    let mut out = Cursor::new(Vec::new());
+    ramp.write_to(&mut out, image::ImageFormat::Png)
+        .expect("encodes");
+    out.into_inner()
+}
+
+/// Asserts `outcome` is a refusal of `provider` and that nothing reached the sandbox since
+/// `before` exchanges.
+fn assert_refused_before_sending<T: std::fmt::Debug>(
+    sandbox: &Sandbox,
+    before: usize,
+    provider: Provider,
+    outcome: Result<T, Error>,
+) {
+    let error = outcome.expect_err("the option cannot be honoured");
+    assert_eq!(error.kind(), ErrorKind::Unsupported, "{provider}: {error}");
+    assert_eq!(error.provider(), Some(provider), "{error}");
+    assert_eq!(
+        sandbox.traffic().len(),
+        before,
+        "{provider}: nothing is sent for an option it cannot honour"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_provider_offering_a_cutout_makes_the_background_transparent() {
+    let sandbox = start().await;
+    let providers = providers(&sandbox);
+    let offers = offers(Task::RemoveBackground);
+    assert!(offers.len() >= 2, "several providers cut out: {offers:?}");
+    for offer in offers {
+        let result = providers
+            .run_on(offer.provider, RemoveBackground::new(sample_png(32, 32)))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", offer.provider));
+        assert_eq!(result.provider(), offer.provider);
+        assert_eq!(result.task(), Task::RemoveBackground);
+        let bytes = result_bytes(&result).await;
+        assert_eq!(
+            ImageFormat::detect(&bytes),
+            offer.formats.first().copied(),
+            "{}: the default format is the first offered",
+            offer.provider
+        );
+        let cutout = decode(&bytes);
+        assert!(
+            cutout.color().has_alpha(),
+            "{}: an alpha channel",
+            offer.provider
+        );
+        let cutout = cutout.to_rgba8();
+        assert_eq!(cutout.dimensions(), (32, 32));
+        assert_eq!(
+            cutout.get_pixel(0, 0)[3],
+            0,
+            "{}: background",
+            offer.provider
+        );
+        assert_eq!(
+            cutout.get_pixel(16, 16)[3],
+            255,
+            "{}: subject",
+            offer.provider
+        );
+    }
+    assert!(spec_violations(&sandbox).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cutout_format_is_produced_where_offered_and_refused_before_sending_elsewhere() {
+    let sandbox = start().await;
+    let providers = providers(&sandbox);
+    let (mut produced, mut refused) = (0, 0);
+    for offer in offers(Task::RemoveBackground) {
+        for format in [ImageFormat::Png, ImageFormat::Webp, ImageFormat::Jpeg] {
+            let request = RemoveBackground::new(sample_png(24, 24)).format(format);
+            let before = sandbox.traffic().len();
+            let outcome = providers.run_on(offer.provider, request).await;
+            if offer.formats.contains(&format) {
+                let result = outcome.unwrap_or_else(|e| panic!("{} {format}: {e}", offer.provider));
+                let bytes = result_bytes(&result).await;
+                assert_eq!(
+                    ImageFormat::detect(&bytes),
+                    Some(format),
+                    "{}",
+                    offer.provider
+                );
+                let cutout = decode(&bytes).to_rgba8();
+                assert_eq!(cutout.get_pixel(0, 0)[3], 0, "{} {format}", offer.provider);
+                produced += 1;
+            } else {
+                assert_refused_before_sending(&sandbox, before, offer.provider, outcome);
+                refused += 1;
+            }
+        }
+    }
+    // Some provider offers a second format, and none offers them all.
+    assert!(
+        produced > offers(Task::RemoveBackground).len(),
+        "{produced}"
+    );
+    assert!(refused > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_upscaler_multiplies_both_sides_by_each_factor_it_offers() {
+    let sandbox = start().await;
+    let providers = providers(&sandbox);
+    let offers = offers(Task::Upscale);
+    assert!(offers.len() >= 2, "{offers:?}");
+    let all_factors: BTreeSet<u32> = offers.iter().flat_map(|o| o.factors.clone()).collect();
+    for offer in &offers {
+        assert!(!offer.factors.is_empty(), "{}", offer.provider);
+        for factor in &all_factors {
+            let request = Upscale::new(sample_png(12, 8), *factor);
+            let before = sandbox.traffic().len();
+            let outcome = providers.run_on(offer.provider, request).await;
+            if !offer.factors.contains(factor) {
+                assert_refused_before_sending(&sandbox, before, offer.provider, outcome);
+                continue;
+            }
+            let result = outcome.unwrap_or_else(|e| panic!("{} x{factor}: {e}", offer.provider));
+            let large = decode(&result_bytes(&result).await);
+            assert_eq!(
+                (large.width(), large.height()),
+                (12 * factor, 8 * factor),
+                "{} x{factor}",
+                offer.provider
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_colorizer_adds_colour_to_a_grey_picture() {
+    let sandbox = start().await;
+    let providers = providers(&sandbox);
+    let grey = grey_png(32, 8);
+    assert!(
+        decode(&grey)
+            .to_rgb8()
+            .pixels()
+            .all(|p| p[0] == p[1] && p[1] == p[2]),
+        "the input has no colour"
+    );
+    let offers = offers(Task::Colorize);
+    assert!(offers.len() >= 2, "{offers:?}");
+    for offer in offers {
+        let result = providers
+            .run_on(offer.provider, Colorize::new(grey.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", offer.provider));
+        let colour = decode(&result_bytes(&result).await).to_rgb8();
+        assert_eq!(colour.dimensions(), (32, 8), "{}", offer.provider);
+        let coloured = colour
+            .pixels()
+            .filter(|p| p[0].abs_diff(p[1]) > 8 || p[1].abs_diff(p[2]) > 8)
+            .count();
+        assert!(
+            coloured * 2 > colour.pixels().len(),
+            "{}: only {coloured} of {} pixels have colour",
+            offer.provider,
+            colour.pixels().len()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_restorer_keeps_the_size_and_only_some_remove_scratches() {
+    let sandbox = start().await;
+    let providers = providers(&sandbox);
+    let offers = offers(Task::Restore);
+    assert!(offers.len() >= 2, "{offers:?}");
+    assert!(offers.iter().any(|o| o.removes_scratches));
+    for offer in offers {
+        for scratches in [false, true] {
+            let request = Restore::new(sample_png(20, 14)).remove_scratches(scratches);
+            let before = sandbox.traffic().len();
+            let outcome = providers.run_on(offer.provider, request).await;
+            if scratches && !offer.removes_scratches {
+                assert_refused_before_sending(&sandbox, before, offer.provider, outcome);
+                continue;
+            }
+            let result = outcome.unwrap_or_else(|e| panic!("{}: {e}", offer.provider));
+            let restored = decode(&result_bytes(&result).await);
+            assert_eq!(
+                (restored.width(), restored.height()),
+                (20, 14),
+                "{}: restoring keeps the size",
+                offer.provider
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_generator_answers_a_prompt_with_its_kind_of_result() {
+    let sandbox = start().await;
+    let providers = providers(&sandbox);
+    let offers = offers(Task::Generate);
+    assert!(offers.iter().any(|o| o.animated) && offers.iter().any(|o| !o.animated));
+    for offer in offers {
+        let before = sandbox.traffic().len();
+        let other_kind = Generate::new("a lighthouse at dusk").animated(!offer.animated);
+        let outcome = providers.run_on(offer.provider, other_kind).await;
+        assert_refused_before_sending(&sandbox, before, offer.provider, outcome);
+
+        let result = providers
+            .run_on(offer.provider, Generate::new("a lighthouse at dusk"))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", offer.provider));
+        let bytes = result_bytes(&result).await;
+        assert_eq!(
+            ImageFormat::detect(&bytes),
+            offer.formats.first().copied(),
+            "{}",
+            offer.provider
+        );
+        let frames = match ImageFormat::detect(&bytes) {
+            Some(ImageFormat::Gif) => image::codecs::gif::GifDecoder::new(Cursor::new(&bytes))
+                .expect("a GIF")
+                .into_frames()
+                .collect_frames()
+                .expect("frames decode")
+                .len(),
+            _ => {
+                decode(&bytes);
+                1
+            }
+        };
+        assert_eq!(
+            frames > 1,
+            offer.animated,
+            "{}: {frames} frames",
+            offer.provider
+        );
+        assert!(
+            result.job_id().is_some(),
+            "{}: an id to report",
+            offer.provider
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_503_moves_the_task_to_the_next_provider_and_only_that_one_charges() {
+    // The submission route of each provider that cuts out, and the provider tried next.
+    let perfect_run = Feature::BackgroundRemoval
+        .facts()
+        .operation("run_task")
+        .expect("a run-task operation")
+        .path;
+    let cases = [
+        (Provider::Hotpot, "/remove-background", Provider::Hitpaw),
+        (
+            Provider::Hitpaw,
+            "/api/image-segmentation",
+            Provider::Perfect,
+        ),
+        (Provider::Perfect, perfect_run, Provider::Hotpot),
+    ];
+    for (first, path, second) in cases {
+        let sandbox = start().await;
+        sandbox.inject(
+            FaultRule::new(route(first), path, Fault::Status(503))
+                .method("POST")
+                .times(100),
+        );
+        let result = providers(&sandbox)
+            .run(RemoveBackground::new(sample_png(32, 32)), &[first, second])
+            .await
+            .unwrap_or_else(|e| panic!("{first} then {second}: {e}"));
+        assert_eq!(result.provider(), second);
+        let cutout = decode(&result_bytes(&result).await).to_rgba8();
+        assert_eq!(cutout.get_pixel(0, 0)[3], 0, "a real cut-out");
+
+        let [attempt] = result.failed_attempts() else {
+            panic!("one failed attempt: {:?}", result.failed_attempts());
+        };
+        assert_eq!(attempt.provider, first);
+        assert_eq!(attempt.stage, Stage::Submitting);
+        assert_eq!(attempt.charge, Charge::Nothing);
+        assert_eq!(attempt.error.status(), Some(503), "{}", attempt.error);
+
+        let charges = sandbox.charges();
+        assert_eq!(charges.len(), 1, "{first} then {second}: {charges:?}");
+        assert_eq!(charges[0].provider, route(second));
+
+        let report = serde_json::to_value(&result).expect("a report");
+        assert_eq!(report["provider"], second.id());
+        assert_eq!(report["task"], "remove-background");
+        assert_eq!(report["failed_attempts"][0]["provider"], first.id());
+        assert_eq!(report["failed_attempts"][0]["status"], 503);
+        assert_eq!(report["failed_attempts"][0]["charge"], "nothing");
+        assert_eq!(report["failed_attempts"][0]["kind"], "server_error");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_every_provider_is_unavailable_the_error_keeps_every_attempt() {
+    let sandbox = start().await;
+    for (provider, path) in [
+        (Provider::Hotpot, "/remove-background"),
+        (Provider::Hitpaw, "/api/image-segmentation"),
+    ] {
+        sandbox.inject(FaultRule::new(route(provider), path, Fault::Status(503)).times(100));
+    }
+    let error = providers(&sandbox)
+        .run(
+            RemoveBackground::new(sample_png(16, 16)),
+            &[Provider::Hotpot, Provider::Hitpaw],
+        )
+        .await
+        .expect_err("both are unavailable");
+    let Error::TaskFailed { attempts, .. } = &error else {
+        panic!("{error:?}");
+    };
+    let tried: Vec<Provider> = attempts.iter().map(|a| a.provider).collect();
+    assert_eq!(tried, [Provider::Hotpot, Provider::Hitpaw]);
+    assert!(attempts.iter().all(|a| a.charge == Charge::Nothing));
+    // The accessors speak of the last attempt; nothing was charged, so a later run may work.
+    assert_eq!(error.provider(), Some(Provider::Hitpaw));
+    assert_eq!(error.status(), Some(503));
+    assert_eq!(error.kind(), ErrorKind::ServerError);
+    assert!(error.is_retryable());
+    let message = error.to_string();
+    assert!(
+        message.contains("Hotpot") && message.contains("HitPaw"),
+        "{message}"
+    );
+    assert!(sandbox.charges().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reported_credits_match_the_sandbox_accounts() {
+    let sandbox = start().await;
+    let providers = providers(&sandbox);
+    let cutout = providers
+        .run_on(Provider::Hitpaw, RemoveBackground::new(sample_png(16, 16)))
+        .await
+        .expect("cut out");
+    let animation = providers
+        .run_on(Provider::Segmind, Generate::new("a fox"))
+        .await
+        .expect("generated");
+    let charges = sandbox.charges();
+    for (result, unit) in [
+        (&cutout, CreditUnit::Coins),
+        (&animation, CreditUnit::Credits),
+    ] {
+        let credits = result.credits().expect("the provider reports its price");
+        assert_eq!(credits.unit, unit);
+        assert_eq!(credits.basis, CreditBasis::Reported);
+        let charged = charges
+            .iter()
+            .find(|c| c.provider == route(result.provider()))
+            .expect("a charge");
+        assert_eq!(
+            credits.amount,
+            charged.amount as f64,
+            "{}",
+            result.provider()
+        );
+    }
+    assert_eq!(
+        cutout.job_id(),
+        charges
+            .iter()
+            .find(|c| c.provider == pixmill_sandbox::Provider::Hitpaw)
+            .and_then(|c| c.reference.as_deref()),
+        "the job id is the one HitPaw charged for"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_submission_that_may_have_been_charged_stops_the_run() {
+    for fault in [Fault::Status(500), Fault::DropAfterProcessing] {
+        let sandbox = start().await;
+        sandbox.inject(FaultRule::new(
+            pixmill_sandbox::Provider::Hotpot,
+            "/remove-background",
+            fault.clone(),
+        ));
+        let error = providers(&sandbox)
+            .run(
+                RemoveBackground::new(sample_png(16, 16)),
+                &[Provider::Hotpot, Provider::Hitpaw],
+            )
+            .await
+            .expect_err("no fallback after an unknown outcome");
+        let Error::TaskFailed { task, attempts, .. } = &error else {
+            panic!("{fault:?}: {error:?}");
+        };
+        assert_eq!(*task, Task::RemoveBackground);
+        let [attempt] = attempts.as_slice() else {
+            panic!("{fault:?}: one attempt only: {attempts:?}");
+        };
+        assert_eq!(attempt.error.kind(), ErrorKind::OutcomeUnknown, "{fault:?}");
+        assert_eq!(attempt.charge, Charge::Possible);
+        assert!(!error.is_retryable());
+        assert_eq!(
+            sandbox
+                .traffic()
+                .iter()
+                .filter(|e| e.provider == Some(pixmill_sandbox::Provider::Hitpaw))
+                .count(),
+            0,
+            "{fault:?}: HitPaw was never tried"
+        );
+        // A dropped answer was processed and charged; a 500 was not: never a second charge.
+        let expected = usize::from(fault == Fault::DropAfterProcessing);
+        assert_eq!(sandbox.charges().len(), expected, "{fault:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hitpaw_job_whose_wait_fails_is_charged_and_never_moves_on() {
+    let sandbox = start().await;
+    // Every status poll is refused: retryable, yet the coins were taken at submission.
+    sandbox.inject(
+        FaultRule::new(
+            pixmill_sandbox::Provider::Hitpaw,
+            "/api/task-status",
+            Fault::Status(503),
+        )
+        .times(100_000),
+    );
+    let polls = PollPolicy::new(Duration::from_millis(50)).with_deadline(Duration::from_secs(1));
+    let error = providers_polling(&sandbox, polls)
+        .run(
+            RemoveBackground::new(sample_png(16, 16)),
+            &[Provider::Hitpaw, Provider::Perfect],
+        )
+        .await
+        .expect_err("the wait times out");
+    let Error::TaskFailed { attempts, .. } = &error else {
+        panic!("{error:?}");
+    };
+    let [attempt] = attempts.as_slice() else {
+        panic!("one attempt only: {attempts:?}");
+    };
+    assert_eq!(attempt.stage, Stage::Waiting);
+    assert_eq!(attempt.charge, Charge::Certain);
+    assert_eq!(attempt.error.kind(), ErrorKind::Timeout);
+    assert!(
+        attempt.error.is_retryable(),
+        "the poll failures were retryable; the charge alone stops the run"
+    );
+    assert!(!attempt.allows_fallback());
+    assert!(attempt.job_id.is_some());
+    assert!(!error.is_retryable());
+    let charges = sandbox.charges();
+    assert_eq!(charges.len(), 1);
+    assert_eq!(charges[0].provider, pixmill_sandbox::Provider::Hitpaw);
+    assert_eq!(charges[0].reference, attempt.job_id);
+    assert!(
+        sandbox
+            .traffic()
+            .iter()
+            .all(|e| e.provider != Some(pixmill_sandbox::Provider::Perfect)),
+        "Perfect was never tried"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refusal_of_one_provider_moves_on_without_anything_sent() {
+    let sandbox = start().await;
+    let providers = providers(&sandbox);
+
+    // Hotpot needs the picture itself; HitPaw fetches URLs.
+    let hitpaw = pixmill::hitpaw::Client::builder()
+        .api_key(sandbox.credentials().hitpaw_api_key.clone())
+        .base_url(sandbox.base_url(pixmill_sandbox::Provider::Hitpaw))
+        .build()
+        .expect("hitpaw client");
+    let url = hitpaw
+        .upload(&ImageInput::from_bytes(sample_png(16, 16)))
+        .await
+        .expect("uploads");
+    let result = providers
+        .run(
+            RemoveBackground::new(ImageInput::from_url(url)),
+            &[Provider::Hotpot, Provider::Hitpaw],
+        )
+        .await
+        .expect("HitPaw takes the URL");
+    assert_eq!(result.provider(), Provider::Hitpaw);
+    let [refusal] = result.failed_attempts() else {
+        panic!("{:?}", result.failed_attempts());
+    };
+    assert_eq!(refusal.provider, Provider::Hotpot);
+    assert_eq!(refusal.error.kind(), ErrorKind::InvalidInput);
+    assert_eq!(refusal.charge, Charge::Nothing);
+
+    // An upscale factor Perfect lacks: refused before sending, then done by Hotpot.
+    let largest = offers(Task::Upscale)
+        .iter()
+        .flat_map(|o| o.factors.clone())
+        .max()
+        .expect("factors");
+    let result = providers
+        .run(
+            Upscale::new(sample_png(8, 8), largest),
+            &[Provider::Perfect, Provider::Hotpot],
+        )
+        .await
+        .expect("Hotpot upscales");
+    assert_eq!(result.provider(), Provider::Hotpot);
+    assert_eq!(
+        result.failed_attempts()[0].error.kind(),
+        ErrorKind::Unsupported
+    );
+    assert!(
+        sandbox
+            .traffic()
+            .iter()
+            .all(|e| e.provider != Some(pixmill_sandbox::Provider::Perfect)),
+        "nothing reached Perfect"
+    );
+    assert!(
+        sandbox
+            .traffic()
+            .iter()
+            .filter(|e| e.provider == Some(pixmill_sandbox::Provider::Hotpot))
+            .all(|e| e.path == "/supersize-image"),
+        "the URL never reached Hotpot"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn input_every_provider_refuses_stops_before_any_provider() {
+    let sandbox = start().await;
+    let providers = providers(&sandbox);
+    let error = providers
+        .run_any(RemoveBackground::new(b"not a picture".to_vec()))
+        .await
+        .expect_err("not an image");
+    assert!(matches!(error, Error::InvalidInput(_)), "{error:?}");
+    let error = providers
+        .run_any(Upscale::new(sample_png(8, 8), 1))
+        .await
+        .expect_err("a factor of 1 enlarges nothing");
+    assert!(matches!(error, Error::InvalidInput(_)), "{error:?}");
+    assert!(sandbox.traffic().is_empty(), "no provider was called");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn available_lists_the_configured_providers_that_offer_a_task() {
+    let sandbox = start().await;
+    let all = providers(&sandbox);
+    for task in Task::ALL {
+        let offering: Vec<Provider> = offers(*task).iter().map(|o| o.provider).collect();
+        assert_eq!(all.available(*task), offering, "{task}");
+    }
+    let credentials = sandbox.credentials();
+    let some = Providers::new()
+        .with(
+            pixmill::perfect::Client::builder()
+                .client_id(credentials.perfect_client_id.clone())
+                .client_secret(credentials.perfect_client_secret.clone())
+                .base_url(sandbox.base_url(pixmill_sandbox::Provider::Perfect))
+                .rate_limits(RateLimits::unlimited())
+                .poll_policy(quick_polls())
+                .build()
+                .expect("perfect client"),
+        )
+        .with(
+            pixmill::hotpot::Client::builder()
+                .api_key(credentials.hotpot_api_key.clone())
+                .base_url(sandbox.base_url(pixmill_sandbox::Provider::Hotpot))
+                .build()
+                .expect("hotpot client"),
+        );
+    assert_eq!(some.configured(), [Provider::Hotpot, Provider::Perfect]);
+    assert_eq!(
+        some.available(Task::Upscale),
+        [Provider::Hotpot, Provider::Perfect]
+    );
+    assert_eq!(some.available(Task::Generate), [Provider::Perfect]);
+
+    // A provider without credentials is an attempt that moves on.
+    let result = some
+        .run(
+            Generate::new("a red kite"),
+            &[Provider::Segmind, Provider::Perfect],
+        )
+        .await
+        .expect("Perfect generates");
+    assert_eq!(result.provider(), Provider::Perfect);
+    assert_eq!(
+        result.failed_attempts()[0].error.kind(),
+        ErrorKind::Configuration
+    );
+    let error = some
+        .run_on(Provider::Segmind, Generate::new("a red kite"))
+        .await
+        .expect_err("no Segmind client");
+    assert_eq!(error.kind(), ErrorKind::Configuration);
+}
+
+/// The variables `Providers::from_env` reads, whatever the developer's shell has set.
+const PROVIDER_VARIABLES: &[&str] = &[
+    "HOTPOT_API_KEY",
+    "HOTPOT_BASE_URL",
+    "HITPAW_API_KEY",
+    "HITPAW_BASE_URL",
+    "SEGMIND_API_KEY",
+    "SEGMIND_BASE_URL",
+    "PERFECT_CLIENT_ID",
+    "PERFECT_CLIENT_SECRET",
+    "PERFECT_BASE_URL",
+];
+
+/// Set in the child process that checks one environment.
+const CHILD_EXPECTS: &str = "PIXMILL_TEST_FROM_ENV_EXPECTS";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn from_env_builds_the_providers_whose_variables_are_set() {
+    // The environment of a process cannot be changed safely while other tests run, so each
+    // case runs this test again in a child process with the variables set at spawn.
+    if let Ok(expected) = std::env::var(CHILD_EXPECTS) {
+        let outcome = Providers::from_env().map(|p| p.configured());
+        match expected.strip_prefix("error:") {
+            Some(variable) => {
+                let error = outcome.expect_err("a half-set pair is an error");
+                assert_eq!(error.kind(), ErrorKind::Configuration);
+                assert!(error.to_string().contains(variable), "{error}");
+            }
+            None => {
+                let ids: Vec<&str> = outcome.expect("builds").iter().map(|p| p.id()).collect();
+                assert_eq!(ids.join(","), expected);
+            }
+        }
+        return;
+    }
+    let sandbox = start().await;
+    let vars = sandbox.env_vars();
+    let pick = |prefix: &str| -> Vec<(&'static str, String)> {
+        vars.iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .cloned()
+            .collect()
+    };
+    let cases: Vec<(Vec<(&'static str, String)>, &str)> = vec![
+        (Vec::new(), ""),
+        (
+            [pick("HOTPOT_"), pick("PERFECT_")].concat(),
+            "hotpot,perfect",
+        ),
+        (vars.clone(), "hotpot,hitpaw,segmind,perfect"),
+        (
+            vec![("PERFECT_CLIENT_ID", "id".to_string())],
+            "error:PERFECT_CLIENT_SECRET",
+        ),
+    ];
+    let test = "from_env_builds_the_providers_whose_variables_are_set";
+    for (set, expected) in cases {
+        let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"));
+        child.args(["--exact", test, "--test-threads=1"]);
+        for name in PROVIDER_VARIABLES {
+            child.env_remove(name);
+        }
+        child.envs(set).env(CHILD_EXPECTS, expected);
+        let output = child.output().expect("the child runs");
+        assert!(
+            output.status.success(),
+            "expected {expected:?}:\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+            "the child ran the test"
+        );
+    }
+}
