@@ -593,7 +593,9 @@ async fn fifty_tasks_at_once_stay_within_the_rate_budget() {
 #[tokio::test]
 async fn credentials_never_show() {
     let sandbox = Sandbox::start_with(unlimited_sandbox()).await.unwrap();
-    let other = Sandbox::start_with(unlimited_sandbox()).await.unwrap();
+    let other = Sandbox::start_with(unlimited_sandbox().with_fresh_key())
+        .await
+        .unwrap();
     // A well-formed secret of another account: the exchange is refused.
     let secret = other.credentials().perfect_client_secret.clone();
     let client = Client::builder()
