@@ -245,6 +245,13 @@ async fn a_result_feeds_the_next_task_without_another_upload() {
         .wait()
         .await
         .unwrap();
+    // Like real ids, the sandbox's carry `+`, `/` and `=`: polling had to encode them.
+    for id in [enhanced.task_id(), cutout.task_id()] {
+        assert!(
+            id.contains('+') && id.contains('/') && id.contains('='),
+            "{id}"
+        );
+    }
     let mut bytes = Vec::new();
     cutout.result().write_to(&mut bytes).await.unwrap();
     assert_eq!(decode(&bytes).width(), 64);

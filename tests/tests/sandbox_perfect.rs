@@ -1488,6 +1488,56 @@ async fn a_result_dst_id_is_an_input_without_uploading() {
     assert_conforms(&sandbox);
 }
 
+/// Whether an id has every character that needs percent-encoding in a URL, as real ids do.
+fn needs_encoding(id: &str) -> bool {
+    id.contains('+') && id.contains('/') && id.contains('=')
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ids_with_plus_slash_and_equals_round_trip() {
+    let sandbox = start(unlimited()).await;
+    let client = perfect(&sandbox).await;
+    let file = upload_input!(
+        client.enhance_create_file(),
+        ImageContentType::ImagePng,
+        sample_png(20, 10)
+    );
+    assert!(needs_encoding(&file), "file id {file}");
+    let task = run_enhance(&client, 0, &file, 2).await;
+    assert!(needs_encoding(&task), "task id {task}");
+
+    // The generated client percent-encodes the query value; the sandbox decodes it back.
+    let result = poll!(client.enhance_check_status().task_id(&task));
+    let dst_id = single_output(result.status, &result.results)
+        .dst_id
+        .expect("a dst_id");
+    assert!(needs_encoding(&dst_id), "dst_id {dst_id}");
+    assert_eq!(
+        charged_tasks(&sandbox),
+        [task.clone()],
+        "the exact id was charged"
+    );
+
+    // Sent without encoding, `+` reads as a space: the id is not this task's.
+    let token = access_token(&sandbox).await;
+    let path = "/s2s/v1.0/task/enhance";
+    let code = refusal(
+        get_raw(&sandbox, &token, &format!("{path}?task_id={task}")).await,
+        400,
+    )
+    .await;
+    assert_eq!(code, "InvalidParameters");
+    let encoded = reqwest::Client::new()
+        .get(url(&sandbox, path))
+        .query(&[("task_id", &task)])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("the sandbox answers");
+    assert_eq!(encoded.status(), 200);
+    assert_conforms(&sandbox);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lost tasks
 

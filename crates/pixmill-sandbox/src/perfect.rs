@@ -65,6 +65,24 @@ fn effect(feature: Feature) -> Effect {
     }
 }
 
+/// Random bytes in an id: 47 encode to 64 characters and one `=`, the length of the document's
+/// ids.
+const ID_BYTES: usize = 47;
+
+/// A file, task or result id shaped like Perfect's: standard base64, so it carries `+`, `/` and
+/// `=`. Drawn until it holds both `+` and `/` (about three draws), so that every id tests a
+/// client's percent-encoding.
+fn perfect_id() -> String {
+    loop {
+        let mut bytes = [0u8; ID_BYTES];
+        rand::thread_rng().fill(&mut bytes[..]);
+        let id = base64::engine::general_purpose::STANDARD.encode(bytes);
+        if id.contains('+') && id.contains('/') {
+            return id;
+        }
+    }
+}
+
 fn feature(slug: &str) -> Option<Feature> {
     Feature::ALL
         .iter()
@@ -347,8 +365,9 @@ async fn create_file(
                 feature.facts().slug
             ));
         }
-        let file_id = shared.new_id("pf");
-        let key = format!("perfect-{file_id}");
+        let file_id = perfect_id();
+        // The id holds `/`, so the object gets a key of its own to be served under.
+        let key = shared.new_id("perfect-");
         // Uploaded files are kept for a day, as the document says.
         let url = shared.presign(
             &key,
@@ -551,15 +570,14 @@ async fn run_task(
         );
     }
     let injected = lock(&shared.faults).take_job_failure(Provider::Perfect);
-    let task_id = shared.new_id("pt");
+    let task_id = perfect_id();
     let outcome = match injected {
         Some(code) => Err(code),
         None => {
             let request = request.clone();
             let shared_for_work = shared.clone();
-            let task_id = task_id.clone();
             tokio::task::spawn_blocking(move || {
-                process(&shared_for_work, feature, &request, &files, &task_id)
+                process(&shared_for_work, feature, &request, &files)
             })
             .await
             .unwrap_or_else(|_| Err("unknown_internal_error".to_string()))
@@ -590,7 +608,6 @@ fn process(
     feature: Feature,
     request: &RunTask,
     files: &[Bytes],
-    task_id: &str,
 ) -> Result<Success, String> {
     let set = feature.facts().limits.first();
     let decode = |bytes: &Bytes, what: &str| -> Result<DynamicImage, String> {
@@ -674,10 +691,10 @@ fn process(
         (Effect::Echo, Some(image)) => rendered.push((image, None)),
     }
     let mut results = Vec::new();
-    for (index, (image, res_age)) in rendered.iter().enumerate() {
+    for (image, res_age) in &rendered {
         let (bytes, format) = output(image)?;
-        let dst_id = format!("{task_id}r{index}");
-        let key = format!("perfect-{dst_id}");
+        let dst_id = perfect_id();
+        let key = shared.new_id("perfect-");
         let url = shared.publish(&key, bytes, imaging::mime(format));
         lock(&shared.perfect)
             .files
