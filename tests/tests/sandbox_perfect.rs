@@ -1965,3 +1965,80 @@ async fn injected_error_answers_use_perfects_error_body() {
     assert_eq!(charged_tasks(&sandbox), [task]);
     assert_conforms(&sandbox);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Empty strings and nulls
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_strings_and_nulls_are_refused_by_name() {
+    let sandbox = start(unlimited()).await;
+    let token = access_token(&sandbox).await;
+    let client_id = sandbox.credentials().perfect_client_id.clone();
+    let auth = json!({ "client_id": client_id, "id_token": valid_id_token(&sandbox) });
+    let create = serde_json::to_value(CreateFileRequest {
+        files: vec![FileRequest {
+            content_type: ImageContentType::ImagePng,
+            file_name: "a.png".parse().unwrap(),
+        }],
+    })
+    .unwrap();
+    let run = serde_json::to_value(enhance_request(0, "an-id", 2)).unwrap();
+    // Sets the field at a JSON pointer, adding it when the body leaves it out.
+    let with = |body: &Value, at: &str, value: Value| {
+        let mut body = body.clone();
+        let (parent, key) = at.rsplit_once('/').expect("a pointer");
+        match body.pointer_mut(parent).expect("the parent exists") {
+            Value::Object(fields) => {
+                fields.insert(key.to_string(), value);
+            }
+            Value::Array(items) => items[key.parse::<usize>().expect("an index")] = value,
+            other => panic!("{other} holds no field"),
+        }
+        body
+    };
+    let auth_path = "/s2s/v1.0/client/auth";
+    let file_path = "/s2s/v1.0/file/enhance";
+    let task_path = "/s2s/v1.0/task/enhance";
+    let cases = [
+        (
+            auth_path,
+            with(&auth, "/client_id", json!("")),
+            "`client_id` must not be empty",
+        ),
+        (
+            auth_path,
+            with(&auth, "/id_token", Value::Null),
+            "`id_token` must not be null",
+        ),
+        (
+            file_path,
+            with(&create, "/files/0/file_name", json!("")),
+            "`files[0].file_name` must not be empty",
+        ),
+        (
+            file_path,
+            with(&create, "/files/0/content_type", Value::Null),
+            "`files[0].content_type` must not be null",
+        ),
+        (
+            task_path,
+            with(&run, "/payload/file_sets/src_ids/0", json!("")),
+            "`payload.file_sets.src_ids[0]` must not be empty",
+        ),
+        // Optional in the spec, yet not nullable.
+        (
+            task_path,
+            with(&run, "/payload/output_ext", Value::Null),
+            "`payload.output_ext` must not be null",
+        ),
+    ];
+    for (path, body, expected) in cases {
+        let response = post_raw(&sandbox, &token, path, &body).await;
+        assert_eq!(response.status(), 400, "{path}");
+        let answer: Value = response.json().await.expect("JSON");
+        assert_eq!(error_code_of(&answer, 400), "InvalidParameters", "{path}");
+        assert_eq!(answer["error"], expected, "{path}");
+    }
+    assert!(sandbox.charges().is_empty());
+    assert_conforms(&sandbox);
+}

@@ -18,6 +18,13 @@
 //!
 //! - Hotpot, Segmind: one credit per call ([`SandboxConfig::hotpot_price`],
 //!   [`SandboxConfig::segmind_price`]); an invalid Segmind parameter answers 400 `{error}`.
+//!   Every Segmind MP4 answer is the same one-second H.264 clip at the spec's default size,
+//!   whatever the prompt, seed and size; GIF answers follow all three.
+//! - Every provider: a `null` anywhere in a request body and an empty string where the spec
+//!   asks for at least one character are refused with the provider's error for a bad
+//!   parameter, naming the field (``` `files[0].file_name` must not be empty ```).
+//! - The AI features are stand-ins: each maps onto a plain transform whose effect a test can
+//!   see (scale, cut-out, tint, mask fill, mosaic); see [`imaging`].
 //! - HitPaw: coins are taken when a job is accepted and not refunded when it ends in `ERROR`;
 //!   an input that is not an image, or not in an accepted format, answers 110400007; inputs are
 //!   fetched only from loopback URLs unless [`SandboxConfig::allow_remote_fetch`] is set.
