@@ -135,8 +135,7 @@ pub fn remove_object(image: &DynamicImage, mask: &GrayImage) -> DynamicImage {
 const MOSAIC_BLOCKS: u32 = 8;
 
 /// Anonymises a picture the way redaction tools do, as a coarse mosaic over the whole picture
-/// (the sandbox finds no faces): about [`MOSAIC_BLOCKS`] blocks across the short side. Same
-/// size.
+/// (the sandbox finds no faces): about eight blocks across the short side. Same size.
 pub fn pixelate(image: &DynamicImage) -> DynamicImage {
     let (w, h) = (image.width(), image.height());
     if w == 0 || h == 0 {
