@@ -87,6 +87,7 @@ fn perfect_id() -> String {
 const SERIES_AGES: [u32; 5] = [10, 25, 40, 55, 70];
 const ESTIMATED_AGE: u32 = 40;
 
+/// What aging fades towards, and the look of a makeup reference without any colour.
 const GREY: [u8; 3] = [128, 128, 128];
 
 fn feature(slug: &str) -> Option<Feature> {
