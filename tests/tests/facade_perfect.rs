@@ -245,6 +245,13 @@ async fn a_result_feeds_the_next_task_without_another_upload() {
         .wait()
         .await
         .unwrap();
+    // Like real ids, the sandbox's carry `+`, `/` and `=`: polling had to encode them.
+    for id in [enhanced.task_id(), cutout.task_id()] {
+        assert!(
+            id.contains('+') && id.contains('/') && id.contains('='),
+            "{id}"
+        );
+    }
     let mut bytes = Vec::new();
     cutout.result().write_to(&mut bytes).await.unwrap();
     assert_eq!(decode(&bytes).width(), 64);
@@ -593,7 +600,9 @@ async fn fifty_tasks_at_once_stay_within_the_rate_budget() {
 #[tokio::test]
 async fn credentials_never_show() {
     let sandbox = Sandbox::start_with(unlimited_sandbox()).await.unwrap();
-    let other = Sandbox::start_with(unlimited_sandbox()).await.unwrap();
+    let other = Sandbox::start_with(unlimited_sandbox().with_fresh_key())
+        .await
+        .unwrap();
     // A well-formed secret of another account: the exchange is refused.
     let secret = other.credentials().perfect_client_secret.clone();
     let client = Client::builder()

@@ -358,3 +358,34 @@ fn the_conformance_check_catches_a_wrong_body_and_an_undeclared_status() {
     let undeclared = violation(&answer(418, "{}"));
     assert!(undeclared.is_some_and(|v| v.contains("no 418 or 4XX")));
 }
+
+/// The sandbox refuses `null` anywhere in a request body: right only while no schema of the
+/// specs it serves, requests among them, is `nullable`.
+#[test]
+fn no_request_field_the_sandbox_serves_is_nullable() {
+    fn nullable(value: &Value, path: &mut Vec<String>, found: &mut Vec<String>) {
+        match value {
+            Value::Object(fields) => {
+                if fields.get("nullable") == Some(&Value::Bool(true)) {
+                    found.push(path.join("/"));
+                }
+                for (name, child) in fields {
+                    path.push(name.clone());
+                    nullable(child, path, found);
+                    path.pop();
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| nullable(item, path, found)),
+            _ => {}
+        }
+    }
+    for provider in Provider::ALL {
+        let spec = Spec::load(&spec_path(provider.name())).expect("spec loads");
+        let mut found = Vec::new();
+        nullable(&spec.json, &mut Vec::new(), &mut found);
+        assert!(
+            found.is_empty(),
+            "{provider}: nullable schemas {found:?}; the sandbox's null check must learn them"
+        );
+    }
+}

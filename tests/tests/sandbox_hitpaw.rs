@@ -916,3 +916,71 @@ async fn the_output_follows_the_requested_extension() {
         assert_eq!(image.dimensions(), (20, 12), "{extension}");
     }
 }
+
+#[tokio::test]
+async fn empty_strings_and_nulls_are_refused_by_name() {
+    let sandbox = sandbox().await;
+    let start = sandbox.balance(Provider::Hitpaw);
+    let presign = serde_json::to_value(PresignPutRequest {
+        content_type: PresignPutRequestContentType::ImagePng,
+        expire_seconds: 600,
+        filename: "a.png".parse().unwrap(),
+    })
+    .unwrap();
+    let enhance = serde_json::to_value(enhance_request(
+        PhotoEnhancerRequestModelName::General2x,
+        "http://127.0.0.1:1/a.png",
+        ".png",
+    ))
+    .unwrap();
+    let with = |body: &Value, at: &str, value: Value| {
+        let mut body = body.clone();
+        *body.pointer_mut(at).expect("the field exists") = value;
+        body
+    };
+    let cases = [
+        (
+            "/api/oss/presign-put",
+            with(&presign, "/filename", json!("")),
+            "`filename` must not be empty",
+        ),
+        (
+            "/api/oss/presign-put",
+            with(&presign, "/expire_seconds", Value::Null),
+            "`expire_seconds` must not be null",
+        ),
+        (
+            "/api/photo-enhancer",
+            with(&enhance, "/exif", Value::Null),
+            "`exif` must not be null",
+        ),
+        (
+            "/api/photo-enhancer",
+            with(&enhance, "/img_url", Value::Null),
+            "`img_url` must not be null",
+        ),
+        (
+            "/api/image-segmentation",
+            json!({ "file_url": null }),
+            "`file_url` must not be null",
+        ),
+        (
+            "/api/task-status",
+            json!({ "job_id": null }),
+            "`job_id` must not be null",
+        ),
+    ];
+    for (path, body, expected) in cases {
+        let (status, answer) = post_raw(&sandbox, path, body).await;
+        let code = answer["error_code"].as_i64().expect("an error_code");
+        let documented =
+            pixmill_spec::find_error_code(pixmill_hitpaw_api::error_codes::ERROR_RESPONSE, code)
+                .unwrap_or_else(|| panic!("{path}: {code} is a documented code"));
+        assert_eq!(status, documented.status, "{path}: {answer}");
+        assert!((400..500).contains(&status), "{path}: {answer}");
+        assert_eq!(answer["message"], expected, "{path}");
+    }
+    assert_eq!(sandbox.balance(Provider::Hitpaw), start);
+    let violations = spec_violations(&sandbox);
+    assert!(violations.is_empty(), "{violations:#?}");
+}

@@ -603,3 +603,77 @@ async fn an_unknown_path_is_404_in_hotpot_form() {
     assert!(body["message"].is_string());
     assert!(sandbox.charges().is_empty());
 }
+
+/// `body` with the value at JSON pointer `at` replaced by `value`.
+fn with(mut body: Value, at: &str, value: Value) -> Value {
+    *body.pointer_mut(at).expect("the field exists") = value;
+    body
+}
+
+#[tokio::test]
+async fn empty_strings_and_nulls_are_refused_by_name() {
+    let sandbox = sandbox_with_price(PRICE).await;
+    let picture = png(&checkerboard(8, 8));
+    let cut_out = serde_json::to_value(RemoveBackgroundRequest {
+        image_base64: b64(&picture),
+    })
+    .unwrap();
+    let analyse = serde_json::to_value(ColorFromPictureRequest {
+        base64_image: Some(b64(&picture)),
+    })
+    .unwrap();
+    let translate = serde_json::to_value(TranslateFileRequest {
+        source_lanaguage_code: "en".parse().unwrap(),
+        target_language_code: "fr".parse().unwrap(),
+        text: vec!["Hello".into()],
+        type_: TranslateFileRequestType::Json,
+    })
+    .unwrap();
+    let blur = serde_json::to_value(BlurFaceRequest {
+        base64_image: b64(&picture),
+        should_blur_text: false,
+    })
+    .unwrap();
+    let cases = [
+        (
+            "/remove-background",
+            with(cut_out.clone(), "/imageBase64", json!("")),
+            "`imageBase64` must not be empty",
+        ),
+        (
+            "/remove-background",
+            with(cut_out, "/imageBase64", Value::Null),
+            "`imageBase64` must not be null",
+        ),
+        // Optional in the spec, yet not nullable.
+        (
+            "/color-from-picture",
+            with(analyse, "/base64Image", Value::Null),
+            "`base64Image` must not be null",
+        ),
+        (
+            "/translate-file",
+            with(translate.clone(), "/targetLanguageCode", json!("")),
+            "`targetLanguageCode` must not be empty",
+        ),
+        (
+            "/translate-file",
+            with(translate, "/text/0", Value::Null),
+            "`text[0]` must not be null",
+        ),
+        (
+            "/blur-face",
+            with(blur, "/shouldBlurText", Value::Null),
+            "`shouldBlurText` must not be null",
+        ),
+    ];
+    for (path, body, expected) in cases {
+        let (status, answer) = post_raw(&sandbox, path, body).await;
+        assert_eq!(status, 400, "{path}: {answer}");
+        assert_eq!(answer["code"], 400, "{path}: {answer}");
+        assert_eq!(answer["message"], expected, "{path}");
+    }
+    assert!(sandbox.charges().is_empty(), "{:?}", sandbox.charges());
+    let violations = spec_violations(&sandbox);
+    assert!(violations.is_empty(), "{violations:#?}");
+}

@@ -397,8 +397,8 @@ fn charged_tasks(sandbox: &Sandbox) -> Vec<String> {
 async fn auth_accepts_a_valid_id_token_and_refuses_everything_else() {
     let sandbox = start(unlimited()).await;
     let creds = sandbox.credentials().clone();
-    // Another sandbox has its own key pair: its secret is "another key" here.
-    let elsewhere = start(unlimited()).await;
+    // A sandbox with a key pair of its own: its secret is "another key" here.
+    let elsewhere = start(unlimited().with_fresh_key()).await;
     let other_secret = elsewhere.credentials().perfect_client_secret.clone();
     assert_ne!(other_secret, creds.perfect_client_secret);
 
@@ -491,23 +491,26 @@ async fn auth_accepts_a_valid_id_token_and_refuses_everything_else() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn access_tokens_expire_after_their_ttl() {
-    let ttl = Duration::from_millis(300);
+    let ttl = Duration::from_secs(1);
     let sandbox = start(SandboxConfig {
         perfect_token_ttl: ttl,
         ..unlimited()
     })
     .await;
-    let issued = Instant::now();
-    let client = client_with_token(&sandbox, &access_token(&sandbox).await);
+    let token = access_token(&sandbox).await;
+    // The sandbox fixed the expiry before answering, so it lies at most `ttl` after this.
+    let received = Instant::now();
+    let client = client_with_token(&sandbox, &token);
     client
         .hair_style_list_style_groups()
         .send()
         .await
         .expect("the token works before it expires");
-    assert!(issued.elapsed() < ttl, "the check ran within the TTL");
 
-    tokio::time::sleep((issued + ttl + Duration::from_millis(30)).duration_since(Instant::now()))
-        .await;
+    tokio::time::sleep(
+        (received + ttl + Duration::from_millis(1)).saturating_duration_since(Instant::now()),
+    )
+    .await;
     let code = refused(client.hair_style_list_style_groups().send().await, 401);
     assert_eq!(code, "InvalidAccessToken");
 
@@ -1485,6 +1488,56 @@ async fn a_result_dst_id_is_an_input_without_uploading() {
     assert_conforms(&sandbox);
 }
 
+/// Whether an id has every character that needs percent-encoding in a URL, as real ids do.
+fn needs_encoding(id: &str) -> bool {
+    id.contains('+') && id.contains('/') && id.contains('=')
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ids_with_plus_slash_and_equals_round_trip() {
+    let sandbox = start(unlimited()).await;
+    let client = perfect(&sandbox).await;
+    let file = upload_input!(
+        client.enhance_create_file(),
+        ImageContentType::ImagePng,
+        sample_png(20, 10)
+    );
+    assert!(needs_encoding(&file), "file id {file}");
+    let task = run_enhance(&client, 0, &file, 2).await;
+    assert!(needs_encoding(&task), "task id {task}");
+
+    // The generated client percent-encodes the query value; the sandbox decodes it back.
+    let result = poll!(client.enhance_check_status().task_id(&task));
+    let dst_id = single_output(result.status, &result.results)
+        .dst_id
+        .expect("a dst_id");
+    assert!(needs_encoding(&dst_id), "dst_id {dst_id}");
+    assert_eq!(
+        charged_tasks(&sandbox),
+        [task.as_str()],
+        "the exact id was charged"
+    );
+
+    // Sent without encoding, `+` reads as a space: the id is not this task's.
+    let token = access_token(&sandbox).await;
+    let path = "/s2s/v1.0/task/enhance";
+    let code = refusal(
+        get_raw(&sandbox, &token, &format!("{path}?task_id={task}")).await,
+        400,
+    )
+    .await;
+    assert_eq!(code, "InvalidParameters");
+    let encoded = reqwest::Client::new()
+        .get(url(&sandbox, path))
+        .query(&[("task_id", &task)])
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("the sandbox answers");
+    assert_eq!(encoded.status(), 200);
+    assert_conforms(&sandbox);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lost tasks
 
@@ -1910,5 +1963,82 @@ async fn injected_error_answers_use_perfects_error_body() {
     let result = poll!(client.enhance_check_status().task_id(&task));
     single_output(result.status, &result.results);
     assert_eq!(charged_tasks(&sandbox), [task]);
+    assert_conforms(&sandbox);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Empty strings and nulls
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_strings_and_nulls_are_refused_by_name() {
+    let sandbox = start(unlimited()).await;
+    let token = access_token(&sandbox).await;
+    let client_id = sandbox.credentials().perfect_client_id.clone();
+    let auth = json!({ "client_id": client_id, "id_token": valid_id_token(&sandbox) });
+    let create = serde_json::to_value(CreateFileRequest {
+        files: vec![FileRequest {
+            content_type: ImageContentType::ImagePng,
+            file_name: "a.png".parse().unwrap(),
+        }],
+    })
+    .unwrap();
+    let run = serde_json::to_value(enhance_request(0, "an-id", 2)).unwrap();
+    // Sets the field at a JSON pointer, adding it when the body leaves it out.
+    let with = |body: &Value, at: &str, value: Value| {
+        let mut body = body.clone();
+        let (parent, key) = at.rsplit_once('/').expect("a pointer");
+        match body.pointer_mut(parent).expect("the parent exists") {
+            Value::Object(fields) => {
+                fields.insert(key.to_string(), value);
+            }
+            Value::Array(items) => items[key.parse::<usize>().expect("an index")] = value,
+            other => panic!("{other} holds no field"),
+        }
+        body
+    };
+    let auth_path = "/s2s/v1.0/client/auth";
+    let file_path = "/s2s/v1.0/file/enhance";
+    let task_path = "/s2s/v1.0/task/enhance";
+    let cases = [
+        (
+            auth_path,
+            with(&auth, "/client_id", json!("")),
+            "`client_id` must not be empty",
+        ),
+        (
+            auth_path,
+            with(&auth, "/id_token", Value::Null),
+            "`id_token` must not be null",
+        ),
+        (
+            file_path,
+            with(&create, "/files/0/file_name", json!("")),
+            "`files[0].file_name` must not be empty",
+        ),
+        (
+            file_path,
+            with(&create, "/files/0/content_type", Value::Null),
+            "`files[0].content_type` must not be null",
+        ),
+        (
+            task_path,
+            with(&run, "/payload/file_sets/src_ids/0", json!("")),
+            "`payload.file_sets.src_ids[0]` must not be empty",
+        ),
+        // Optional in the spec, yet not nullable.
+        (
+            task_path,
+            with(&run, "/payload/output_ext", Value::Null),
+            "`payload.output_ext` must not be null",
+        ),
+    ];
+    for (path, body, expected) in cases {
+        let response = post_raw(&sandbox, &token, path, &body).await;
+        assert_eq!(response.status(), 400, "{path}");
+        let answer: Value = response.json().await.expect("JSON");
+        assert_eq!(error_code_of(&answer, 400), "InvalidParameters", "{path}");
+        assert_eq!(answer["error"], expected, "{path}");
+    }
+    assert!(sandbox.charges().is_empty());
     assert_conforms(&sandbox);
 }

@@ -4,6 +4,7 @@
 use image::AnimationDecoder as _;
 use image::codecs::gif::GifDecoder;
 use pixmill_sandbox::{Provider, Sandbox, SandboxConfig};
+use pixmill_segmind_api::constants::hotshot_xl_request::{HEIGHT_DEFAULT, WIDTH_DEFAULT};
 use pixmill_segmind_api::types::{ErrorResponse, HotshotXlRequest};
 use pixmill_segmind_api::{ByteStream, Error, ResponseValue};
 use pixmill_tests::sandbox::{http_with, quick_config, segmind, spec_violations};
@@ -74,6 +75,30 @@ fn mp4_boxes(bytes: &[u8]) -> Vec<(String, usize)> {
     }
     assert_eq!(at, bytes.len(), "trailing bytes after the last box");
     boxes
+}
+
+/// The payload of the first box of type `kind` among the boxes in `bytes`.
+fn child_box<'a>(bytes: &'a [u8], kind: &str) -> &'a [u8] {
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        assert!(size >= 8 && at + size <= bytes.len(), "a box overruns");
+        if &bytes[at + 4..at + 8] == kind.as_bytes() {
+            return &bytes[at + 8..at + size];
+        }
+        at += size;
+    }
+    panic!("no {kind} box")
+}
+
+/// Width and height of an MP4's first track, from its `tkhd` box (16.16 fixed point).
+fn mp4_track_size(bytes: &[u8]) -> (i64, i64) {
+    let tkhd = child_box(child_box(child_box(bytes, "moov"), "trak"), "tkhd");
+    // Version 1 widens three time fields from 4 to 8 bytes.
+    let at = if tkhd[0] == 1 { 88 } else { 76 };
+    let field =
+        |at: usize| i64::from(u32::from_be_bytes(tkhd[at..at + 4].try_into().unwrap()) >> 16);
+    (field(at), field(at + 4))
 }
 
 fn error_of(
@@ -230,6 +255,12 @@ async fn size_seed_and_format_are_honoured() {
     let kinds: Vec<String> = mp4_boxes(&video).into_iter().map(|(k, _)| k).collect();
     assert!(kinds.iter().any(|k| k == "moov"), "{kinds:?}");
     assert!(kinds.iter().any(|k| k == "mdat"), "{kinds:?}");
+    // Every MP4 answer is the sandbox's one H.264 clip, at the spec's default size.
+    assert!(video.windows(4).any(|w| w == b"avc1"), "H.264 video");
+    assert_eq!(
+        mp4_track_size(&video),
+        (WIDTH_DEFAULT.value(), HEIGHT_DEFAULT.value())
+    );
 
     // Four generations, four charges, headers counting down.
     assert_eq!(sandbox.charges().len(), 4);
@@ -401,6 +432,36 @@ async fn wrong_method_and_unknown_path_answer_segmind_errors() {
         "{body}"
     );
 
+    assert!(sandbox.charges().is_empty());
+    let violations = spec_violations(&sandbox);
+    assert!(violations.is_empty(), "{violations:#?}");
+}
+
+#[tokio::test]
+async fn empty_strings_and_nulls_are_refused_by_name() {
+    let sandbox = sandbox().await;
+    let valid =
+        serde_json::to_value(HotshotXlRequest::try_from(request("a cat")).unwrap()).unwrap();
+    let with = |at: &str, value: Value| {
+        let mut body = valid.clone();
+        *body.pointer_mut(at).expect("the field exists") = value;
+        body
+    };
+    let cases = [
+        (with("/prompt", json!("")), "`prompt` must not be empty"),
+        (with("/prompt", Value::Null), "`prompt` must not be null"),
+        // Optional fields, with defaults, are not nullable either.
+        (
+            with("/negative_prompt", Value::Null),
+            "`negative_prompt` must not be null",
+        ),
+        (with("/steps", Value::Null), "`steps` must not be null"),
+    ];
+    for (body, expected) in cases {
+        let (status, answer) = post_raw(&sandbox, body).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer, json!({ "error": expected }));
+    }
     assert!(sandbox.charges().is_empty());
     let violations = spec_violations(&sandbox);
     assert!(violations.is_empty(), "{violations:#?}");

@@ -50,6 +50,38 @@ pub struct SandboxConfig {
     pub perfect_price: i64,
     /// Whether HitPaw jobs may fetch `img_url`/`file_url` from hosts other than loopback.
     pub allow_remote_fetch: bool,
+    /// The key pair behind Perfect's client secret: the committed one by default, so a
+    /// sandbox starts at once; [`SandboxConfig::with_fresh_key`] makes one per sandbox.
+    pub perfect_key: PerfectKey,
+}
+
+/// Which RSA key pair a sandbox's Perfect client secret belongs to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PerfectKey {
+    /// A 2048-bit key pair committed with the sandbox. Every sandbox using it has the same
+    /// client secret, which is no loss: the secret guards nothing on a local emulator.
+    #[default]
+    Fixed,
+    /// A 2048-bit key pair made when the sandbox starts, unique to it. Making it costs a
+    /// noticeable moment of CPU time; use it to tell two sandboxes' secrets apart.
+    Fresh,
+}
+
+impl SandboxConfig {
+    /// These settings with a key pair of the sandbox's own ([`PerfectKey::Fresh`]).
+    ///
+    /// ```
+    /// use pixmill_sandbox::{PerfectKey, SandboxConfig};
+    ///
+    /// assert_eq!(SandboxConfig::default().perfect_key, PerfectKey::Fixed);
+    /// assert_eq!(SandboxConfig::default().with_fresh_key().perfect_key, PerfectKey::Fresh);
+    /// ```
+    pub fn with_fresh_key(self) -> SandboxConfig {
+        SandboxConfig {
+            perfect_key: PerfectKey::Fresh,
+            ..self
+        }
+    }
 }
 
 /// A fixed-window budget: at most `max` requests per `window`.
@@ -104,6 +136,7 @@ impl Default for SandboxConfig {
             hitpaw_segment_price: 20,
             perfect_price: 1,
             allow_remote_fetch: false,
+            perfect_key: PerfectKey::Fixed,
         }
     }
 }

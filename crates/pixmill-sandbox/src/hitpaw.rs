@@ -11,8 +11,12 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::post;
 use bytes::Bytes;
+use pixmill_hitpaw_api::constants::presign_put_request;
 use pixmill_hitpaw_api::limits;
-use pixmill_hitpaw_api::types::{PhotoEnhancerRequestModelName, PresignPutRequestContentType};
+use pixmill_hitpaw_api::types::{
+    ImageSegmentationRequest, PhotoEnhancerRequest, PhotoEnhancerRequestModelName,
+    PresignPutRequest, TaskStatusRequest,
+};
 use pixmill_spec::InputLimits;
 use serde_json::{Value, json};
 
@@ -300,15 +304,17 @@ struct EnhancerRequest {
 fn enhancer_request(bytes: &[u8]) -> Result<EnhancerRequest, (i64, String)> {
     let invalid = |message: String| (INVALID_PARAMETERS, message);
     let o: Object = body::object(bytes).map_err(invalid)?;
-    let model = body::required_string(&o, "model_name").map_err(invalid)?;
-    if parse_enum::<PhotoEnhancerRequestModelName>(&model).is_none() {
+    // An unknown model has a code of its own, ahead of the general parameter check.
+    if let Some(Value::String(model)) = o.get("model_name")
+        && parse_enum::<PhotoEnhancerRequestModelName>(model).is_none()
+    {
         return Err((
             MODEL_NOT_SUPPORTED,
             format!("The model is not supported, please try again: `{model}`"),
         ));
     }
-    let img_url = body::required_string(&o, "img_url").map_err(invalid)?;
-    let extension = body::required_string(&o, "extension").map_err(invalid)?;
+    let request: PhotoEnhancerRequest = body::typed_object(o).map_err(invalid)?;
+    let extension = request.extension;
     let known = limits::PHOTO_ENHANCER
         .iter()
         .any(|set| set.accepts_format(&extension));
@@ -318,22 +324,21 @@ fn enhancer_request(bytes: &[u8]) -> Result<EnhancerRequest, (i64, String)> {
             format!("The extension is not valid: `{extension}`"),
         ));
     }
-    body::boolean(&o, "exif").map_err(invalid)?;
-    if let Some(dpi) = body::integer(&o, "DPI").map_err(invalid)?
+    if let Some(dpi) = request.dpi
         && dpi <= 0
     {
         return Err(invalid("`DPI` must be positive".into()));
     }
     Ok(EnhancerRequest {
-        model,
-        img_url,
+        model: request.model_name.to_string(),
+        img_url: request.img_url,
         extension,
     })
 }
 
 async fn image_segmentation(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) -> Response {
-    let file_url = match body::object(&bytes).and_then(|o| body::required_string(&o, "file_url")) {
-        Ok(url) => url,
+    let file_url = match body::typed::<ImageSegmentationRequest>(&bytes) {
+        Ok(request) => request.file_url,
         Err(message) => return fail(INVALID_PARAMETERS, message),
     };
     let price = shared.config.hitpaw_segment_price;
@@ -385,8 +390,8 @@ async fn image_segmentation(AxumState(shared): AxumState<Arc<Shared>>, bytes: By
 }
 
 async fn task_status(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) -> Response {
-    let job_id = match body::object(&bytes).and_then(|o| body::required_string(&o, "job_id")) {
-        Ok(id) => id,
+    let job_id = match body::typed::<TaskStatusRequest>(&bytes) {
+        Ok(request) => request.job_id,
         Err(message) => return fail(INVALID_PARAMETERS, message),
     };
     let Some(job) = lock(&shared.hitpaw).jobs.get(&job_id).cloned() else {
@@ -411,17 +416,19 @@ async fn task_status(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) ->
 }
 
 async fn presign_put(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) -> Response {
-    let request = body::object(&bytes).and_then(|o| {
-        let filename = body::required_string(&o, "filename")?;
-        let content_type = body::required_string(&o, "content_type")?;
-        if parse_enum::<PresignPutRequestContentType>(&content_type).is_none() {
-            return Err(format!("`content_type` {content_type} is not accepted"));
+    let request = body::typed::<PresignPutRequest>(&bytes).and_then(|request| {
+        use presign_put_request::{EXPIRE_SECONDS_MAXIMUM, EXPIRE_SECONDS_MINIMUM};
+        let expire = request.expire_seconds;
+        if !(EXPIRE_SECONDS_MINIMUM..=EXPIRE_SECONDS_MAXIMUM).contains(&expire) {
+            return Err(format!(
+                "`expire_seconds` must be between {EXPIRE_SECONDS_MINIMUM} and {EXPIRE_SECONDS_MAXIMUM}"
+            ));
         }
-        let expire = body::integer(&o, "expire_seconds")?.unwrap_or(3600);
-        if !(60..=7200).contains(&expire) {
-            return Err("`expire_seconds` must be between 60 and 7200".into());
-        }
-        Ok((filename, content_type, expire))
+        Ok((
+            request.filename.to_string(),
+            request.content_type.to_string(),
+            expire,
+        ))
     });
     let (filename, content_type, expire) = match request {
         Ok(request) => request,

@@ -8,9 +8,18 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::post;
 use bytes::Bytes;
+use pixmill_hotpot_api::constants::{
+    colorize_picture_request, generate_color_request, remix_art_request, translate_file_request,
+};
+use pixmill_hotpot_api::types::{
+    BlurFaceRequest, ColorFromPictureRequest, ColorizePictureRequest, CreateGraphicRequest,
+    GenerateColorRequest, RemixArtRequest, RemoveBackgroundRequest, RestorePictureRequest,
+    SupersizeImageRequest, TranslateFileRequest,
+};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::body::{self, Object};
+use crate::body;
 use crate::errors::json_status;
 use crate::imaging::{self, DynamicImage, ImageFormat};
 use crate::provider::Provider;
@@ -52,12 +61,13 @@ async fn auth(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
     next.run(request).await
 }
 
-/// Runs one call: checks the balance, does the work off the async workers, charges on success.
-async fn call(
+/// Runs one call: checks the balance, reads the body as the operation's request type and does
+/// the work off the async workers, charges on success.
+async fn call<T: DeserializeOwned + Send + 'static>(
     shared: Arc<Shared>,
     operation: &'static str,
     body: Bytes,
-    work: fn(&Object) -> Result<Value, String>,
+    work: fn(T) -> Result<Value, String>,
 ) -> Response {
     let price = shared.config.hotpot_price;
     if lock(&shared.ledger).balance(Provider::Hotpot) < price {
@@ -67,7 +77,7 @@ async fn call(
             "Rate limit exceeded. Make sure you have enough credits left.",
         );
     }
-    let outcome = tokio::task::spawn_blocking(move || body::object(&body).and_then(|o| work(&o)))
+    let outcome = tokio::task::spawn_blocking(move || body::typed::<T>(&body).and_then(work))
         .await
         .unwrap_or_else(|_| Err("the sandbox failed while processing".into()));
     match outcome {
@@ -87,9 +97,9 @@ async fn call(
     }
 }
 
-fn image_field(object: &Object, name: &str) -> Result<DynamicImage, String> {
-    let text = body::required_string(object, name)?;
-    let bytes = body::base64(&text, name)?;
+/// Decodes a base64 picture field named `name`.
+fn picture(text: &str, name: &str) -> Result<DynamicImage, String> {
+    let bytes = body::base64(text, name)?;
     imaging::decode(&bytes)
         .map(|(image, _)| image)
         .map_err(|_| format!("`{name}` is not a decodable image"))
@@ -102,70 +112,64 @@ fn png_base64(image: &DynamicImage) -> Result<String, String> {
 }
 
 async fn create_graphic(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    call(s, "create_graphic", body, |o| {
-        let design = body::required_string(o, "designID")?;
-        let texts = body::string_list(o, "textList")?.unwrap_or_default();
+    call(s, "create_graphic", body, |r: CreateGraphicRequest| {
         let mut images = Vec::new();
-        for name in ["screenshotList", "imageList"] {
-            for (index, item) in body::string_list(o, name)?
-                .unwrap_or_default()
-                .iter()
-                .enumerate()
-            {
-                let label = format!("{name}[{index}]");
-                let bytes = body::base64(item, &label)?;
-                let (image, _) = imaging::decode(&bytes)
-                    .map_err(|_| format!("`{label}` is not a decodable image"))?;
-                images.push(image);
+        for (name, list) in [
+            ("screenshotList", &r.screenshot_list),
+            ("imageList", &r.image_list),
+        ] {
+            for (index, item) in list.iter().enumerate() {
+                images.push(picture(item, &format!("{name}[{index}]"))?);
             }
         }
-        let graphic = imaging::render_graphic(&design, &texts, &images);
+        let graphic = imaging::render_graphic(&r.design_id, &r.text_list, &images);
         Ok(json!({ "base64Image": png_base64(&graphic)? }))
     })
     .await
 }
 
 async fn remix_art(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    call(s, "remix_art", body, |o| {
-        let content = image_field(o, "base64ContentImage")?;
-        let list = body::string_list(o, "base64StyleImageList")?
-            .ok_or("`base64StyleImageList` is required")?;
-        if list.is_empty() {
+    call(s, "remix_art", body, |r: RemixArtRequest| {
+        let content = picture(&r.base64_content_image, "base64ContentImage")?;
+        if r.base64_style_image_list.len() < remix_art_request::BASE64_STYLE_IMAGE_LIST_MIN_ITEMS {
             return Err("`base64StyleImageList` must not be empty".into());
         }
-        let focus = body::required_boolean(o, "focusContent")?;
-        let styles = list
-            .iter()
-            .enumerate()
-            .map(|(index, item)| {
-                let label = format!("base64StyleImageList[{index}]");
-                let bytes = body::base64(item, &label)?;
-                imaging::decode(&bytes)
-                    .map(|(image, _)| image)
-                    .map_err(|_| format!("`{label}` is not a decodable image"))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        let art = imaging::style_transfer(&content, &styles, focus);
+        let mut colours = Vec::new();
+        for (index, item) in r.base64_style_image_list.iter().enumerate() {
+            let style = picture(item, &format!("base64StyleImageList[{index}]"))?;
+            colours.extend(imaging::dominant_colors(&style, 1));
+        }
+        // The styles' main colours, averaged, tint the content: strongly unless the caller asks
+        // to keep close to the content.
+        let count = colours.len().max(1) as u32;
+        let average = [0, 1, 2].map(|c| {
+            let sum: u32 = colours.iter().map(|colour| u32::from(colour[c])).sum();
+            (sum / count) as u8
+        });
+        let strength = if r.focus_content { 0.35 } else { 0.8 };
+        let art = imaging::tint(&content, average, strength);
         Ok(json!({ "base64Image": png_base64(&art)? }))
     })
     .await
 }
 
 async fn restore_picture(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    call(s, "restore_picture", body, |o| {
-        let image = image_field(o, "base64Image")?;
-        let scratches = body::required_boolean(o, "withScratch")?;
-        Ok(json!({ "base64Image": png_base64(&imaging::restore(&image, scratches))? }))
+    call(s, "restore_picture", body, |r: RestorePictureRequest| {
+        // Nothing to restore on a test picture: it comes back as it was, as a PNG.
+        let image = picture(&r.base64_image, "base64Image")?;
+        Ok(json!({ "base64Image": png_base64(&image)? }))
     })
     .await
 }
 
 async fn colorize_picture(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    call(s, "colorize_picture", body, |o| {
-        let image = image_field(o, "imageBase64")?;
-        let factor = body::required_integer(o, "render_factor")?;
-        if !(0..=50).contains(&factor) {
-            return Err("`render_factor` must be between 0 and 50".into());
+    call(s, "colorize_picture", body, |r: ColorizePictureRequest| {
+        let image = picture(&r.image_base64, "imageBase64")?;
+        use colorize_picture_request::{RENDER_FACTOR_MAXIMUM, RENDER_FACTOR_MINIMUM};
+        if !(RENDER_FACTOR_MINIMUM..=RENDER_FACTOR_MAXIMUM).contains(&r.render_factor) {
+            return Err(format!(
+                "`render_factor` must be between {RENDER_FACTOR_MINIMUM} and {RENDER_FACTOR_MAXIMUM}"
+            ));
         }
         let colour = DynamicImage::ImageRgb8(imaging::colorize(&image));
         Ok(json!({ "imageBase64": png_base64(&colour)? }))
@@ -174,21 +178,10 @@ async fn colorize_picture(State(s): State<Arc<Shared>>, body: Bytes) -> Response
 }
 
 async fn supersize_image(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    call(s, "supersize_image", body, |o| {
-        let image = image_field(o, "imageBase64")?;
-        let factor = body::required_integer(o, "sizeFactor")?;
-        if ![2, 4, 8, 16].contains(&factor) {
-            return Err("`sizeFactor` must be one of 2, 4, 8, 16".into());
-        }
-        let style = body::required_string(o, "imageStyle")?;
-        if style != "default" && style != "anime" {
-            return Err("`imageStyle` must be `default` or `anime`".into());
-        }
-        let noise = body::required_integer(o, "noiseCancellationFactor")?;
-        if !(0..=2).contains(&noise) {
-            return Err("`noiseCancellationFactor` must be 0, 1 or 2".into());
-        }
-        let factor = factor as u32;
+    call(s, "supersize_image", body, |r: SupersizeImageRequest| {
+        let image = picture(&r.image_base64, "imageBase64")?;
+        // The style and noise setting are the spec's to check; they change nothing here.
+        let factor = u32::try_from(r.size_factor.value()).unwrap_or(1);
         let pixels = u64::from(image.width() * factor) * u64::from(image.height() * factor);
         if pixels > MAX_OUTPUT_PIXELS {
             return Err("the result would exceed the sandbox's 100 megapixel output limit".into());
@@ -200,66 +193,51 @@ async fn supersize_image(State(s): State<Arc<Shared>>, body: Bytes) -> Response 
 }
 
 async fn translate_file(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    call(s, "translate_file", body, |o| {
-        let text = body::string_list(o, "text")?.ok_or("`text` is required")?;
-        let kind = body::required_string(o, "type")?;
-        const TYPES: &[&str] = &[
-            "plaintext",
-            "localizable.strings",
-            "strings.xml",
-            "json",
-            "resx",
-            "html",
-            "srt",
-        ];
-        if !TYPES.contains(&kind.as_str()) {
-            return Err(format!("`type` must be one of {}", TYPES.join(", ")));
+    call(s, "translate_file", body, |r: TranslateFileRequest| {
+        if r.text.len() < translate_file_request::TEXT_MIN_ITEMS {
+            return Err("`text` must not be empty".into());
         }
-        let _source = body::required_string(o, "sourceLanaguageCode")?;
-        let target = body::required_string(o, "targetLanguageCode")?;
         // A visible pseudo-translation: callers can check that every string came back, in order.
-        let translated: Vec<String> = text.iter().map(|t| format!("[{target}] {t}")).collect();
+        let target = r.target_language_code.to_string();
+        let translated: Vec<String> = r.text.iter().map(|t| format!("[{target}] {t}")).collect();
         Ok(json!({ "translatedText": translated }))
     })
     .await
 }
 
 async fn remove_background(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    call(s, "remove_background", body, |o| {
-        let image = image_field(o, "imageBase64")?;
-        let (cutout, _mask) = imaging::remove_background(&image);
-        let cutout = DynamicImage::ImageRgba8(cutout);
-        Ok(json!({ "imageBase64": png_base64(&cutout)? }))
-    })
+    call(
+        s,
+        "remove_background",
+        body,
+        |r: RemoveBackgroundRequest| {
+            let image = picture(&r.image_base64, "imageBase64")?;
+            let (cutout, _mask) = imaging::remove_background(&image);
+            let cutout = DynamicImage::ImageRgba8(cutout);
+            Ok(json!({ "imageBase64": png_base64(&cutout)? }))
+        },
+    )
     .await
 }
 
-/// The documented filler for unused hint slots.
-const HINT_PADDING: [u16; 3] = [256, 256, 256];
-
 async fn generate_color(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    call(s, "generate_color", body, |o| {
-        let list = body::array(o, "hintColorList")?.ok_or("`hintColorList` is required")?;
-        if list.len() != 5 {
-            return Err(
-                "`hintColorList` must hold exactly 5 colours; pad with [256, 256, 256]".into(),
-            );
-        }
+    call(s, "generate_color", body, |r: GenerateColorRequest| {
+        use generate_color_request::{
+            HINT_COLOR_LIST_ITEMS_DEFAULT as PADDING, HINT_COLOR_LIST_ITEMS_ITEMS_MAXIMUM as MAX,
+            HINT_COLOR_LIST_ITEMS_ITEMS_MINIMUM as MIN,
+        };
         let mut hints = [[0u16; 3]; 5];
-        for (slot, colour) in hints.iter_mut().zip(list) {
-            let components = colour
-                .as_array()
-                .filter(|c| c.len() == 3)
-                .ok_or("each hint must be an array of 3 integers")?;
-            for (target, value) in slot.iter_mut().zip(components) {
-                *target = value
-                    .as_u64()
-                    .filter(|v| *v <= 256)
-                    .ok_or("hint components must be integers from 0 to 256")?
-                    as u16;
+        for (slot, colour) in hints.iter_mut().zip(&r.hint_color_list) {
+            for (target, value) in slot.iter_mut().zip(colour) {
+                *target = u16::try_from(*value)
+                    .ok()
+                    .filter(|_| (MIN..=MAX).contains(value))
+                    .ok_or(format!(
+                        "hint components must be integers from {MIN} to {MAX}"
+                    ))?;
             }
         }
-        if hints.iter().all(|h| *h == HINT_PADDING) {
+        if r.hint_color_list.iter().all(|hint| hint[..] == *PADDING) {
             return Err("at least one hint colour must be given".into());
         }
         let palette = imaging::palette_from_hints(&hints);
@@ -269,23 +247,31 @@ async fn generate_color(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
 }
 
 async fn color_from_picture(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    call(s, "color_from_picture", body, |o| {
-        let image = image_field(o, "base64Image")?;
-        let colours = imaging::dominant_colors(&image, 5);
-        let mut answer = serde_json::Map::new();
-        for (index, colour) in colours.iter().enumerate().take(5) {
-            answer.insert(format!("color{index}"), json!(colour));
-        }
-        Ok(Value::Object(answer))
-    })
+    call(
+        s,
+        "color_from_picture",
+        body,
+        |r: ColorFromPictureRequest| {
+            let text = r
+                .base64_image
+                .ok_or("`base64Image` is required: there is nothing to analyse without it")?;
+            let image = picture(&text, "base64Image")?;
+            let colours = imaging::dominant_colors(&image, 5);
+            let mut answer = serde_json::Map::new();
+            for (index, colour) in colours.iter().enumerate().take(5) {
+                answer.insert(format!("color{index}"), json!(colour));
+            }
+            Ok(Value::Object(answer))
+        },
+    )
     .await
 }
 
 async fn blur_face(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    call(s, "blur_face", body, |o| {
-        let image = image_field(o, "base64Image")?;
-        let text = body::required_boolean(o, "shouldBlurText")?;
-        Ok(json!({ "base64Image": png_base64(&imaging::blur_faces(&image, text))? }))
+    call(s, "blur_face", body, |r: BlurFaceRequest| {
+        // A mosaic over the whole picture covers faces and text alike.
+        let image = picture(&r.base64_image, "base64Image")?;
+        Ok(json!({ "base64Image": png_base64(&imaging::pixelate(&image))? }))
     })
     .await
 }

@@ -3,7 +3,9 @@
 //! Every provider endpoint the sandbox emulates answers with *real but cheap*
 //! image work, so that callers can assert on the results: an upscaler really
 //! doubles the size, background removal really yields a transparent RGBA
-//! image, colour extraction returns the image's actual dominant colours.
+//! image, colour extraction returns the image's actual dominant colours. The
+//! AI features themselves are not imitated: each maps onto one of a few plain
+//! transforms (scale, cut-out, tint, mask fill, mosaic).
 //!
 //! Everything here is pure, synchronous and deterministic (same input, same
 //! bytes out), and must not panic on anything a request can carry: zero-sized
@@ -16,22 +18,16 @@ mod codec;
 mod color;
 mod edit;
 mod generate;
-mod mp4;
-mod ops;
 
 pub use image::{DynamicImage, GrayImage, ImageFormat, RgbImage, RgbaImage};
 
 pub use analyse::{MAX_DOMINANT_COLORS, dominant_colors, palette_from_hints};
 pub use codec::{Probe, decode, encode, extension, mime, probe};
-pub use edit::{
-    age_series, blur_faces, colorize, remove_background, remove_object, restore, restyle_hair,
-    scale, style_transfer, transfer_makeup,
-};
+pub use edit::{colorize, pixelate, remove_background, remove_object, scale, tint};
 pub use generate::{
     GRAPHIC_SIDE, MAX_GIF_FRAMES, MAX_GIF_PIXELS, MAX_GRAPHIC_IMAGES, MAX_GRAPHIC_TEXTS,
     animated_gif, render_graphic, text_to_image,
 };
-pub use mp4::{MAX_MP4_BYTES, MAX_MP4_FRAMES, MP4_FPS, mp4};
 
 /// Largest width or height [`decode`] accepts and [`scale`] produces.
 pub const MAX_SIDE: u32 = 16_384;
@@ -39,8 +35,8 @@ pub const MAX_SIDE: u32 = 16_384;
 /// Largest pixel count [`scale`] produces (64 Mpx, 256 MiB as RGBA).
 pub const MAX_PIXELS: u64 = 1 << 26;
 
-/// Largest width or height of a generated image, GIF or video
-/// ([`text_to_image`], [`animated_gif`], [`mp4`]); larger requests are clamped.
+/// Largest width or height of a generated image or GIF
+/// ([`text_to_image`], [`animated_gif`]); larger requests are clamped.
 pub const MAX_GENERATED_SIDE: u32 = 4096;
 
 /// Why an image could not be read or written.

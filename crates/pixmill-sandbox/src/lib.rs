@@ -18,6 +18,13 @@
 //!
 //! - Hotpot, Segmind: one credit per call ([`SandboxConfig::hotpot_price`],
 //!   [`SandboxConfig::segmind_price`]); an invalid Segmind parameter answers 400 `{error}`.
+//!   Every Segmind MP4 answer is the same one-second H.264 clip at the spec's default size,
+//!   whatever the prompt, seed and size; GIF answers follow all three.
+//! - Every provider: a `null` anywhere in a request body and an empty string where the spec
+//!   asks for at least one character are refused with the provider's error for a bad
+//!   parameter, naming the field (``` `files[0].file_name` must not be empty ```).
+//! - The AI features are stand-ins: each maps onto a plain transform whose effect a test can
+//!   see (scale, cut-out, tint, mask fill, mosaic); see [`imaging`].
 //! - HitPaw: coins are taken when a job is accepted and not refunded when it ends in `ERROR`;
 //!   an input that is not an image, or not in an accepted format, answers 110400007; inputs are
 //!   fetched only from loopback URLs unless [`SandboxConfig::allow_remote_fetch`] is set.
@@ -29,6 +36,9 @@
 //!   end the task in `error` with the documented engine code rather than failing the run call.
 //! - Result and upload files are served by the sandbox itself under `/_files/` and
 //!   `/_uploads/`, style thumbnails under `/_thumbs/`.
+//! - Perfect's client secret belongs to a key pair committed with the sandbox, so a sandbox
+//!   starts at once and every sandbox has the same secret;
+//!   [`SandboxConfig::with_fresh_key`] makes a key pair of its own.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -64,10 +74,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use rsa::pkcs8::EncodePublicKey as _;
+use rsa::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{Balances, RateLimit, SandboxConfig};
+pub use config::{Balances, PerfectKey, RateLimit, SandboxConfig};
 pub use faults::{Fault, FaultRule, JobFailure};
 pub use ledger::Charge;
 pub use provider::Provider;
@@ -95,12 +105,7 @@ impl Sandbox {
     pub async fn start_with(config: SandboxConfig) -> io::Result<Sandbox> {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        // Key generation is CPU work; keep it off the async workers.
-        let perfect_key =
-            tokio::task::spawn_blocking(|| rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048))
-                .await
-                .map_err(io::Error::other)?
-                .map_err(io::Error::other)?;
+        let perfect_key = perfect_key(config.perfect_key).await?;
         let secret = perfect_key
             .to_public_key()
             .to_public_key_der()
@@ -245,6 +250,31 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+/// The committed key pair, PKCS#8 PEM.
+const FIXED_PERFECT_KEY_PEM: &str = include_str!("../data/perfect-key.pem");
+
+async fn perfect_key(choice: PerfectKey) -> io::Result<rsa::RsaPrivateKey> {
+    match choice {
+        PerfectKey::Fixed => {
+            // Parsed once per process: tests start many sandboxes.
+            static FIXED: std::sync::OnceLock<rsa::RsaPrivateKey> = std::sync::OnceLock::new();
+            if let Some(key) = FIXED.get() {
+                return Ok(key.clone());
+            }
+            let key = rsa::RsaPrivateKey::from_pkcs8_pem(FIXED_PERFECT_KEY_PEM)
+                .map_err(io::Error::other)?;
+            Ok(FIXED.get_or_init(|| key).clone())
+        }
+        // Key generation is CPU work; keep it off the async workers.
+        PerfectKey::Fresh => {
+            tokio::task::spawn_blocking(|| rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048))
+                .await
+                .map_err(io::Error::other)?
+                .map_err(io::Error::other)
+        }
     }
 }
 

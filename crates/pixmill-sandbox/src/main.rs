@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use pixmill_sandbox::{FaultRule, RateLimit, Sandbox, SandboxConfig};
+use pixmill_sandbox::{FaultRule, PerfectKey, RateLimit, Sandbox, SandboxConfig};
 
 /// A local emulator of the Hotpot, HitPaw, Segmind and Perfect Corp APIs.
 #[derive(Debug, Parser)]
@@ -52,6 +52,10 @@ struct Args {
     /// Let HitPaw jobs fetch input URLs from hosts other than loopback.
     #[arg(long)]
     allow_remote_fetch: bool,
+    /// Make a Perfect key pair for this run instead of using the committed one, so the client
+    /// secret is unique (start-up takes a moment longer).
+    #[arg(long)]
+    fresh_key: bool,
 }
 
 fn parse_limit(text: &str) -> Result<RateLimit, String> {
@@ -89,6 +93,11 @@ async fn main() -> ExitCode {
         perfect_token_limit: limits.map(|l| l.0),
         perfect_ip_limit: limits.map(|l| l.1),
         allow_remote_fetch: args.allow_remote_fetch,
+        perfect_key: if args.fresh_key {
+            PerfectKey::Fresh
+        } else {
+            PerfectKey::Fixed
+        },
         ..SandboxConfig::default()
     };
     let sandbox = match Sandbox::start_with(config).await {

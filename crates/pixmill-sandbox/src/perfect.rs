@@ -18,7 +18,7 @@ use pixmill_perfect_api::constants::parameters::{
     PAGE_SIZE_DEFAULT, PAGE_SIZE_MAXIMUM, PAGE_SIZE_MINIMUM,
 };
 use pixmill_perfect_api::features::Feature;
-use pixmill_perfect_api::types::EngineErrorCode;
+use pixmill_perfect_api::types::{self, EngineErrorCode};
 use rand::Rng as _;
 use serde_json::{Value, json};
 
@@ -64,6 +64,31 @@ fn effect(feature: Feature) -> Effect {
         _ => Effect::Echo,
     }
 }
+
+/// Random bytes in an id: 47 encode to 64 characters and one `=`, the length of the document's
+/// ids.
+const ID_BYTES: usize = 47;
+
+/// A file, task or result id shaped like Perfect's: standard base64, so it carries `+`, `/` and
+/// `=`. Drawn until it holds both `+` and `/` (about three draws), so that every id tests a
+/// client's percent-encoding.
+fn perfect_id() -> String {
+    loop {
+        let mut bytes = [0u8; ID_BYTES];
+        rand::thread_rng().fill(&mut bytes[..]);
+        let id = base64::engine::general_purpose::STANDARD.encode(bytes);
+        if id.contains('+') && id.contains('/') {
+            return id;
+        }
+    }
+}
+
+/// Ages of an aging series, youngest first, and the age the sandbox reads on every face.
+const SERIES_AGES: [u32; 5] = [10, 25, 40, 55, 70];
+const ESTIMATED_AGE: u32 = 40;
+
+/// What aging fades towards, and the look of a makeup reference without any colour.
+const GREY: [u8; 3] = [128, 128, 128];
 
 fn feature(slug: &str) -> Option<Feature> {
     Feature::ALL
@@ -236,14 +261,8 @@ async fn guard(
 }
 
 async fn auth(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) -> Response {
-    let request = body::object(&bytes).and_then(|o| {
-        Ok((
-            body::required_string(&o, "client_id")?,
-            body::required_string(&o, "id_token")?,
-        ))
-    });
-    let (client_id, id_token) = match request {
-        Ok(request) => request,
+    let (client_id, id_token) = match body::typed::<types::AuthRequest>(&bytes) {
+        Ok(request) => (request.client_id.to_string(), request.id_token.to_string()),
         Err(message) => return invalid(message),
     };
     if client_id != shared.credentials.perfect_client_id {
@@ -313,8 +332,8 @@ async fn create_file(
     else {
         return error(404, "NotFound", "no such feature");
     };
-    if let Err(message) =
-        body::object(&bytes).and_then(|o| feature.check_create_file_body(&Value::Object(o)))
+    if let Err(message) = body::object(&bytes)
+        .and_then(|o| body::conform(&Value::Object(o), |v| feature.check_create_file_body(v)))
     {
         return invalid(message);
     }
@@ -347,8 +366,9 @@ async fn create_file(
                 feature.facts().slug
             ));
         }
-        let file_id = shared.new_id("pf");
-        let key = format!("perfect-{file_id}");
+        let file_id = perfect_id();
+        // The id holds `/`, so the object gets a key of its own to be served under.
+        let key = shared.new_id("perfect-");
         // Uploaded files are kept for a day, as the document says.
         let url = shared.presign(
             &key,
@@ -397,7 +417,9 @@ fn id_list(object: Option<&Object>, name: &str) -> Result<Vec<String>, String> {
 fn parse_run_task(feature: Feature, bytes: &[u8]) -> Result<RunTask, String> {
     let facts = feature.facts();
     let o = body::object(bytes)?;
-    feature.check_run_task_body(&Value::Object(o.clone()))?;
+    body::conform(&Value::Object(o.clone()), |v| {
+        feature.check_run_task_body(v)
+    })?;
     let request_id = body::required_integer(&o, "request_id")?;
     if request_id < 0 {
         return Err("`request_id` must not be negative".into());
@@ -551,15 +573,14 @@ async fn run_task(
         );
     }
     let injected = lock(&shared.faults).take_job_failure(Provider::Perfect);
-    let task_id = shared.new_id("pt");
+    let task_id = perfect_id();
     let outcome = match injected {
         Some(code) => Err(code),
         None => {
             let request = request.clone();
             let shared_for_work = shared.clone();
-            let task_id = task_id.clone();
             tokio::task::spawn_blocking(move || {
-                process(&shared_for_work, feature, &request, &files, &task_id)
+                process(&shared_for_work, feature, &request, &files)
             })
             .await
             .unwrap_or_else(|_| Err("unknown_internal_error".to_string()))
@@ -590,7 +611,6 @@ fn process(
     feature: Feature,
     request: &RunTask,
     files: &[Bytes],
-    task_id: &str,
 ) -> Result<Success, String> {
     let set = feature.facts().limits.first();
     let decode = |bytes: &Bytes, what: &str| -> Result<DynamicImage, String> {
@@ -635,24 +655,30 @@ fn process(
         }
         (_, None) => return Err("invalid_parameter".into()),
         (Effect::Hair, Some(image)) => {
+            // The style's id, read as a colour, tints the picture: each style looks different.
             let (_, style) = request.style.unwrap_or_default();
-            rendered.push((imaging::restyle_hair(&image, style), None));
+            let [r, g, b, ..] = style.to_le_bytes();
+            rendered.push((imaging::tint(&image, [r, g, b], 0.3), None));
         }
         (Effect::Aging, Some(image)) => {
-            let (estimate, series) = imaging::age_series(&image);
-            let ages: Vec<u32> = series.iter().map(|(age, _)| *age).collect();
             custom_info = Some(json!({
-                "age": estimate,
-                "age_idx": ages.iter().position(|a| *a == estimate).unwrap_or(0),
-                "age_min": ages.iter().min().copied().unwrap_or(estimate),
-                "age_max": ages.iter().max().copied().unwrap_or(estimate),
-                "num_of_photos": ages.len(),
+                "age": ESTIMATED_AGE,
+                "age_idx": SERIES_AGES.iter().position(|a| *a == ESTIMATED_AGE),
+                "age_min": SERIES_AGES.first(),
+                "age_max": SERIES_AGES.last(),
+                "num_of_photos": SERIES_AGES.len(),
             }));
-            rendered.extend(series.into_iter().map(|(age, image)| (image, Some(age))));
+            // Older photos fade further towards grey.
+            for age in SERIES_AGES {
+                let faded = imaging::tint(&image, GREY, age as f32 / 100.0);
+                rendered.push((faded, Some(age)));
+            }
         }
         (Effect::Makeup, Some(image)) => {
             let reference = decode(&files[sources], "image")?;
-            rendered.push((imaging::transfer_makeup(&image, &reference), None));
+            let look = imaging::dominant_colors(&reference, 1);
+            let colour = look.first().copied().unwrap_or(GREY);
+            rendered.push((imaging::tint(&image, colour, 0.5), None));
         }
         (Effect::ObjectRemoval, Some(image)) => {
             let mask = decode(&files[sources + references], "mask")?;
@@ -674,10 +700,10 @@ fn process(
         (Effect::Echo, Some(image)) => rendered.push((image, None)),
     }
     let mut results = Vec::new();
-    for (index, (image, res_age)) in rendered.iter().enumerate() {
+    for (image, res_age) in &rendered {
         let (bytes, format) = output(image)?;
-        let dst_id = format!("{task_id}r{index}");
-        let key = format!("perfect-{dst_id}");
+        let dst_id = perfect_id();
+        let key = shared.new_id("perfect-");
         let url = shared.publish(&key, bytes, imaging::mime(format));
         lock(&shared.perfect)
             .files

@@ -24,15 +24,10 @@ impl Drop for KillOnDrop {
     }
 }
 
-#[tokio::test]
-async fn prints_exports_then_serves_with_injected_faults() {
+/// Starts the binary with `args` and reads its export lines, checking their names and order.
+fn start(args: &[&str]) -> (KillOnDrop, Vec<(String, String)>) {
     let child = Command::new(env!("CARGO_BIN_EXE_pixmill-sandbox"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--fault",
-            "segmind:/hotshot-xl=503*1",
-        ])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -49,13 +44,26 @@ async fn prints_exports_then_serves_with_injected_faults() {
         assert!(!value.is_empty() && !value.contains(' '), "{line}");
         settings.push((name.to_string(), value.to_string()));
     }
-    let get = |name: &str| {
-        settings
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-            .expect("setting present")
-    };
+    (child, settings)
+}
+
+fn setting(settings: &[(String, String)], name: &str) -> String {
+    settings
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.clone())
+        .expect("setting present")
+}
+
+#[tokio::test]
+async fn prints_exports_then_serves_with_injected_faults() {
+    let (_child, settings) = start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--fault",
+        "segmind:/hotshot-xl=503*1",
+    ]);
+    let get = |name: &str| setting(&settings, name);
     let base = get("SEGMIND_BASE_URL");
     assert!(base.starts_with("http://127.0.0.1:") && base.ends_with("/segmind/v1"));
 
@@ -84,4 +92,18 @@ fn rejects_a_bad_fault_flag() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown fault `teapot`"), "{stderr}");
+}
+
+#[test]
+fn the_committed_key_is_the_default_and_fresh_key_makes_another() {
+    let secret = |args: &[&str]| setting(&start(args).1, "PERFECT_CLIENT_SECRET");
+    let fixed = secret(&[]);
+    assert_eq!(
+        secret(&[]),
+        fixed,
+        "every default run shares the committed key"
+    );
+    let fresh = secret(&["--fresh-key"]);
+    assert_ne!(fresh, fixed);
+    assert_ne!(secret(&["--fresh-key"]), fresh, "each fresh key is new");
 }

@@ -101,11 +101,6 @@ pub(crate) fn hsl_to_rgb(h: f32, s: f32, l: f32) -> [u8; 3] {
     [r, g, b].map(|v| to_u8((v + m) * 255.0))
 }
 
-/// HSL saturation of one pixel, in `[0, 1]`.
-pub(crate) fn saturation(rgb: [u8; 3]) -> f32 {
-    rgb_to_hsl(rgb).1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

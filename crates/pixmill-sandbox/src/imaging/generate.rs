@@ -27,13 +27,13 @@ pub const MAX_GIF_PIXELS: u64 = 1 << 26;
 const GIF_FRAME_MS: u32 = 100;
 
 /// Clamps a requested generated size to `1..=MAX_GENERATED_SIDE`.
-pub(crate) fn generated_side(side: u32) -> u32 {
+fn generated_side(side: u32) -> u32 {
     side.clamp(1, MAX_GENERATED_SIDE)
 }
 
-/// Parameters of the looping animation shared by [`animated_gif`] and the
-/// MP4 generator, derived from the prompt and seed.
-pub(crate) struct Motion {
+/// Parameters of [`animated_gif`]'s looping animation, derived from the
+/// prompt and seed.
+struct Motion {
     from: [u8; 3],
     to: [u8; 3],
     ball: [u8; 3],
@@ -47,7 +47,7 @@ pub(crate) struct Motion {
 const BANDS: f32 = 24.0;
 
 impl Motion {
-    pub(crate) fn new(prompt: &str, seed: u64) -> Self {
+    fn new(prompt: &str, seed: u64) -> Self {
         let mut rng = SplitMix::new(hash_parts(&[prompt.as_bytes(), &seed.to_le_bytes()]));
         let hue = rng.range(0.0, 360.0);
         let second = hue + rng.range(90.0, 270.0);
@@ -64,7 +64,7 @@ impl Motion {
     /// Frame at time `t` in `[0, 1)`; `t` and `t + 1` look the same, so the
     /// animation loops seamlessly: diagonal bands scroll one period and a
     /// ball travels once around an ellipse.
-    pub(crate) fn frame(&self, width: u32, height: u32, t: f32) -> RgbImage {
+    fn frame(&self, width: u32, height: u32, t: f32) -> RgbImage {
         let (wf, hf) = (width as f32, height as f32);
         let diag = (wf * wf + hf * hf).sqrt().max(1.0);
         let (dx, dy) = (self.angle.cos(), self.angle.sin());
