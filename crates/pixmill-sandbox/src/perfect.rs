@@ -155,6 +155,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/s2s/v1.0/task/{slug}", post(run_task).get(check_status))
         .route("/s2s/v1.0/task/style-group/{slug}", get(list_style_groups))
         .route("/s2s/v1.0/task/style/{slug}", get(list_styles))
+        // V2's unit operations still take this API's access token.
+        .route(
+            crate::perfect_v2::CREDIT_BALANCE,
+            get(crate::perfect_v2::credit_balance),
+        )
+        .route(
+            crate::perfect_v2::CREDIT_HISTORY,
+            get(crate::perfect_v2::credit_history),
+        )
         .route_layer(middleware::from_fn_with_state(shared, guard))
         .fallback(|| async { error(404, "NotFound", "no such endpoint") })
 }
