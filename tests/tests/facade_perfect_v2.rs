@@ -440,6 +440,13 @@ async fn bad_input_is_refused_before_any_request() {
                 .await,
         ),
         (
+            "no image at all",
+            client
+                .youcam_image_to_image(Vec::<ImageInput>::new(), "combine")
+                .send()
+                .await,
+        ),
+        (
             "files mixed with URLs in one slot",
             client
                 .youcam_image_to_image(

@@ -77,7 +77,7 @@ use std::time::Duration;
 use futures_util::stream::BoxStream;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use pixmill_perfect_v2_api as api;
-use pixmill_spec::features::{Catalogue, FeatureFacts};
+use pixmill_spec::features::{Catalogue, FeatureFacts, FileSlot};
 use reqwest::header::{HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
 
@@ -845,6 +845,17 @@ fn check_params(feature: Feature, params: &Map<String, Value>) -> Result<(), Err
     Ok(())
 }
 
+/// Whether a slot may stay empty: the spec cannot mark "this field or its URL field" as
+/// required, so every slot needs a file, except one after the first of a feature that takes a
+/// template, which the template replaces (the V2.1 hairstyle's reference photo).
+fn slot_is_optional(facts: &FeatureFacts, slot: &FileSlot) -> bool {
+    facts.params.contains(&"template_id")
+        && facts
+            .inputs
+            .first()
+            .is_some_and(|first| first.name != slot.name)
+}
+
 /// Every input names a slot of the feature, within the slot's documented count.
 fn check_slots(feature: Feature, inputs: &[(&'static str, Input)]) -> Result<(), Error> {
     let facts = feature.facts();
@@ -859,12 +870,17 @@ fn check_slots(feature: Feature, inputs: &[(&'static str, Input)]) -> Result<(),
     }
     for slot in facts.inputs {
         let given = inputs.iter().filter(|(name, _)| *name == slot.name).count();
-        if given < slot.min || slot.max.is_some_and(|max| given > max) {
+        let fewest = if slot_is_optional(facts, slot) {
+            slot.min
+        } else {
+            slot.min.max(1)
+        };
+        if given < fewest || slot.max.is_some_and(|max| given > max) {
             return Err(InputError::OutOfRange {
                 field: "files",
                 expected: format!(
                     "{} to {} `{}` files",
-                    slot.min,
+                    fewest,
                     slot.max.map_or("any".into(), |m| m.to_string()),
                     slot.name
                 ),
@@ -1062,7 +1078,15 @@ mod tests {
         assert!(matches!(error, Error::Unsupported { .. }), "{error:?}");
         let four: Vec<_> = (0..4).map(|_| ("src", Input::file("x"))).collect();
         let error = check_slots(Feature::YoucamImageToImage, &four).unwrap_err();
-        assert!(error.to_string().contains("`src` files"), "{error}");
+        assert!(error.to_string().contains("1 to 3 `src` files"), "{error}");
+        let none = client.youcam_image_to_image(Vec::<Input>::new(), "combine");
+        let error = check_slots(Feature::YoucamImageToImage, &none.inputs).unwrap_err();
+        assert!(error.to_string().contains("got 0"), "{error}");
+        // The V2.1 hairstyle takes a template or a reference photo.
+        let restyle = client.hair_restyle(Input::file("x"), Hairstyle::Template("t".into()));
+        check_slots(Feature::HairRestyle, &restyle.inputs).unwrap();
+        let error = check_slots(Feature::MakeupTransfer, &[("src", Input::file("x"))]).unwrap_err();
+        assert!(error.to_string().contains("`ref` files"), "{error}");
     }
 
     #[test]
