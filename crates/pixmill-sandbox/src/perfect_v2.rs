@@ -715,8 +715,12 @@ fn parse_size(size: &str) -> Option<(u32, u32)> {
     (fits(width) && fits(height)).then_some((width, height))
 }
 
+/// `value` rounded to a multiple of 16, within what the sandbox renders.
 fn round16(value: f64) -> u32 {
-    ((value / 16.0).round() as u32).max(1) * 16
+    ((value / 16.0).round() as u32)
+        .max(1)
+        .saturating_mul(16)
+        .min(imaging::MAX_GENERATED_SIDE)
 }
 
 async fn check_status(
@@ -1095,5 +1099,6 @@ mod tests {
         assert_eq!(parse_size("0*10"), None);
         assert_eq!(parse_size("wide"), None);
         assert_eq!(round16(1033.0), 1040);
+        assert_eq!(round16(f64::MAX), imaging::MAX_GENERATED_SIDE);
     }
 }
