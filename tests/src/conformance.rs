@@ -11,7 +11,8 @@ use crate::spec_path;
 /// One answered request, as a sandbox recorded it.
 #[derive(Debug, Clone)]
 pub struct Answer<'a> {
-    /// Provider name (`hitpaw`), i.e. the spec to check against.
+    /// Provider name (`hitpaw`): the answer is checked against the spec of that provider
+    /// (`perfect`, `perfect-v2`) that has its operation.
     pub provider: &'a str,
     /// HTTP method.
     pub method: &'a str,
@@ -36,13 +37,45 @@ fn specs() -> &'static BTreeMap<String, Spec> {
     })
 }
 
-/// The operation id an answer belongs to, if the spec has its method and path.
+/// Whether a request path matches a spec's path template (`{name}` takes one segment, still
+/// percent-encoded).
+fn path_matches(template: &str, path: &str) -> bool {
+    let (template, path): (Vec<&str>, Vec<&str>) =
+        (template.split('/').collect(), path.split('/').collect());
+    template.len() == path.len()
+        && template.iter().zip(&path).all(|(want, got)| {
+            want == got || (want.starts_with('{') && want.ends_with('}') && !got.is_empty())
+        })
+}
+
+/// The spec and operation a provider's answer belongs to: among the provider's specs, an exact
+/// path before a template.
+fn find_operation(
+    provider: &str,
+    method: &str,
+    path: &str,
+) -> Option<(&'static Spec, xtask::spec::Operation<'static>)> {
+    let family: Vec<&'static Spec> = crate::PROVIDERS
+        .iter()
+        .filter(|spec| crate::provider_of(spec).name() == provider)
+        .filter_map(|spec| specs().get(*spec))
+        .collect();
+    let candidates = || {
+        family.iter().flat_map(|spec| {
+            spec.operations()
+                .into_iter()
+                .filter(|op| op.method.eq_ignore_ascii_case(method))
+                .map(move |op| (*spec, op))
+        })
+    };
+    candidates()
+        .find(|(_, op)| op.path == path)
+        .or_else(|| candidates().find(|(_, op)| path_matches(op.path, path)))
+}
+
+/// The operation id an answer belongs to, if a spec of the provider has its method and path.
 pub fn operation_of(provider: &str, method: &str, path: &str) -> Option<String> {
-    let spec = specs().get(provider)?;
-    spec.operations()
-        .into_iter()
-        .find(|op| op.path == path && op.method.eq_ignore_ascii_case(method))
-        .map(|op| op.id().to_string())
+    find_operation(provider, method, path).map(|(_, op)| op.id().to_string())
 }
 
 /// Why `answer` does not match its spec, or `None` when it does.
@@ -51,11 +84,7 @@ pub fn violation(answer: &Answer<'_>) -> Option<String> {
         "{} {} {} -> {}",
         answer.provider, answer.method, answer.path, answer.status
     );
-    let spec = specs().get(answer.provider)?;
-    let op = spec
-        .operations()
-        .into_iter()
-        .find(|op| op.path == answer.path && op.method.eq_ignore_ascii_case(answer.method))?;
+    let (spec, op) = find_operation(answer.provider, answer.method, answer.path)?;
     let responses = op.value.get("responses")?;
     let exact = answer.status.to_string();
     let range = format!("{}XX", answer.status / 100);

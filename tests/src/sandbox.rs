@@ -126,6 +126,18 @@ pub async fn perfect(sandbox: &Sandbox) -> pixmill_perfect_api::Client {
     )
 }
 
+/// Generated Perfect V2 client for the sandbox, sending its API key.
+pub fn perfect_v2(sandbox: &Sandbox) -> pixmill_perfect_v2_api::Client {
+    pixmill_perfect_v2_api::Client::new_with_client(
+        &sandbox.base_url(Provider::Perfect),
+        http_with(
+            "authorization",
+            &format!("Bearer {}", sandbox.credentials().perfect_api_key),
+        ),
+        Default::default(),
+    )
+}
+
 /// Every JSON answer the sandbox gave that does not match the spec (injected malformed bodies
 /// excepted), one message each.
 pub fn spec_violations(sandbox: &Sandbox) -> Vec<String> {

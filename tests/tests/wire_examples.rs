@@ -77,6 +77,14 @@ fn perfect_examples_round_trip() {
 }
 
 #[test]
+fn perfect_v2_examples_round_trip() {
+    check(
+        "perfect-v2",
+        pixmill_perfect_v2_api::spec_examples::round_trips(),
+    );
+}
+
+#[test]
 fn containment_detects_a_lost_field() {
     let example = serde_json::json!({"a": 1, "b": {"c": [1, 2]}});
     assert!(contains(

@@ -238,7 +238,9 @@ fn feature_tables_read_the_shape_of_each_run_task() {
         "FileSlot {\n            name: \"src\",\n            id_field: \"src_ids\",\n            url_field: None,\n            min: 1,\n            max: Some(1),",
         "name: \"ref\",\n            id_field: \"ref_ids\",\n            url_field: None,\n            min: 0,\n            max: Some(2),",
         // `<slot>_file_id` fields pair with their URL alternative.
-        "id_field: \"src_file_id\",\n        url_field: Some(\"src_file_url\"),",
+        "id_field: \"src_file_id\",\n            url_field: Some(\"src_file_url\"),",
+        // `<slot>_file_ids` lists pair with their URL lists and keep their item bounds.
+        "name: \"ref\",\n            id_field: \"ref_file_ids\",\n            url_field: Some(\"ref_file_urls\"),\n            min: 0,\n            max: Some(2),",
         "params: &[\"hue\"],",
         "params: &[\"strength\"],",
         "default_output: Some(\"png\"),",

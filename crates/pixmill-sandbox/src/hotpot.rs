@@ -114,11 +114,13 @@ fn png_base64(image: &DynamicImage) -> Result<String, String> {
 async fn create_graphic(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     call(s, "create_graphic", body, |r: CreateGraphicRequest| {
         let mut images = Vec::new();
+        let screenshots = r.screenshot_list.iter().map(|item| item.as_str());
+        let pictures = r.image_list.iter().map(|item| item.as_str());
         for (name, list) in [
-            ("screenshotList", &r.screenshot_list),
-            ("imageList", &r.image_list),
+            ("screenshotList", screenshots.collect::<Vec<_>>()),
+            ("imageList", pictures.collect()),
         ] {
-            for (index, item) in list.iter().enumerate() {
+            for (index, item) in list.into_iter().enumerate() {
                 images.push(picture(item, &format!("{name}[{index}]"))?);
             }
         }

@@ -4,7 +4,8 @@
 //! and without spending credits. It serves every operation of `specs/`, under each provider's
 //! own paths, and behaves like the providers where it matters to a client:
 //!
-//! - auth as documented, including Perfect's RSA `id_token` exchange and expiring tokens;
+//! - auth as documented, including Perfect's RSA `id_token` exchange and expiring tokens, and
+//!   the API key of Perfect's V2 API, served beside the older one under the same base URL;
 //! - async work: HitPaw jobs and Perfect tasks run for a configurable time, Perfect tasks are
 //!   lost when not polled, `request_id` makes Perfect's run-task idempotent;
 //! - real, cheap image work (upscaling, cut-outs with transparency, colourizing, dominant
@@ -34,6 +35,10 @@
 //!   `Retry-After` (injected 429 faults carry one); a repeated `request_id` with the same files
 //!   answers with the original `task_id`; engine checks (size, format, long side, mask size)
 //!   end the task in `error` with the documented engine code rather than failing the run call.
+//! - Perfect V2: a bad API key answers 401 `InvalidApiKey`; tasks take as long as the older
+//!   API's, carry no `polling_interval`, and expire after the older API's 10-second window
+//!   (400 `InvalidTaskId` from then on, free); units are the shared Perfect balance at each
+//!   feature's documented price, taken on success; URL inputs are fetched like HitPaw's.
 //! - Result and upload files are served by the sandbox itself under `/_files/` and
 //!   `/_uploads/`, style thumbnails under `/_thumbs/`.
 //! - Perfect's client secret belongs to a key pair committed with the sandbox, so a sandbox
@@ -63,6 +68,7 @@ mod hotpot;
 pub mod imaging;
 mod ledger;
 mod perfect;
+mod perfect_v2;
 mod provider;
 mod ratelimit;
 mod segmind;
@@ -117,6 +123,7 @@ impl Sandbox {
             perfect_client_id: random_token(""),
             perfect_client_secret: base64::engine::general_purpose::STANDARD
                 .encode(secret.as_bytes()),
+            perfect_api_key: random_token("sk-"),
         };
         let origin = format!("http://{addr}");
         let shared = Arc::new(Shared::new(config, origin, credentials, perfect_key));
@@ -165,6 +172,7 @@ impl Sandbox {
             ("PERFECT_BASE_URL", self.base_url(Provider::Perfect)),
             ("PERFECT_CLIENT_ID", c.perfect_client_id.clone()),
             ("PERFECT_CLIENT_SECRET", c.perfect_client_secret.clone()),
+            ("PERFECT_API_KEY", c.perfect_api_key.clone()),
         ]
     }
 
@@ -228,9 +236,10 @@ impl Sandbox {
             .count()
     }
 
-    /// How many Perfect tasks were lost because their client stopped polling in time.
+    /// How many Perfect tasks (of either API) were lost because their client stopped polling
+    /// in time.
     pub fn lost_tasks(&self) -> usize {
-        lock(&self.shared.perfect).lost_tasks
+        lock(&self.shared.perfect).lost_tasks + lock(&self.shared.perfect_v2).lost_tasks
     }
 
     /// How many requests Perfect's rate limits refused with 429 (injected faults not counted).

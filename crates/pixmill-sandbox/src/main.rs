@@ -2,7 +2,7 @@
 //! pixmill (or any client) at it, one `export NAME=value` line each.
 //!
 //! ```text
-//! eval "$(cargo run -p pixmill-sandbox -- --listen 127.0.0.1:8080 | head -n 9)"
+//! eval "$(cargo run -p pixmill-sandbox -- --listen 127.0.0.1:8080 | head -n 10)"
 //! ```
 
 use std::net::SocketAddr;

@@ -84,11 +84,11 @@ fn perfect_id() -> String {
 }
 
 /// Ages of an aging series, youngest first, and the age the sandbox reads on every face.
-const SERIES_AGES: [u32; 5] = [10, 25, 40, 55, 70];
-const ESTIMATED_AGE: u32 = 40;
+pub(crate) const SERIES_AGES: [u32; 5] = [10, 25, 40, 55, 70];
+pub(crate) const ESTIMATED_AGE: u32 = 40;
 
 /// What aging fades towards, and the look of a makeup reference without any colour.
-const GREY: [u8; 3] = [128, 128, 128];
+pub(crate) const GREY: [u8; 3] = [128, 128, 128];
 
 fn feature(slug: &str) -> Option<Feature> {
     Feature::ALL
@@ -180,6 +180,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/s2s/v1.0/task/{slug}", post(run_task).get(check_status))
         .route("/s2s/v1.0/task/style-group/{slug}", get(list_style_groups))
         .route("/s2s/v1.0/task/style/{slug}", get(list_styles))
+        // V2's unit operations still take this API's access token.
+        .route(
+            crate::perfect_v2::CREDIT_BALANCE,
+            get(crate::perfect_v2::credit_balance),
+        )
+        .route(
+            crate::perfect_v2::CREDIT_HISTORY,
+            get(crate::perfect_v2::credit_history),
+        )
         .route_layer(middleware::from_fn_with_state(shared, guard))
         .fallback(|| async { error(404, "NotFound", "no such endpoint") })
 }

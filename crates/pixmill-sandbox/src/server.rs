@@ -49,9 +49,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             Provider::Segmind.prefix(),
             crate::segmind::router(shared.clone()),
         )
+        // Both Perfect APIs live on one server (`/s2s/v1.0/...`, `/s2s/v2.0/...`).
         .nest(
             Provider::Perfect.prefix(),
-            crate::perfect::router(shared.clone()),
+            crate::perfect::router(shared.clone()).merge(crate::perfect_v2::router(shared.clone())),
         )
         .route("/_files/{key}", get(download))
         .route("/_uploads/{key}", axum::routing::put(upload))

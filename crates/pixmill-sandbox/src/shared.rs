@@ -25,6 +25,8 @@ pub struct Credentials {
     pub perfect_client_id: String,
     /// Perfect's client secret: the sandbox's RSA public key as base64 DER SubjectPublicKeyInfo.
     pub perfect_client_secret: String,
+    /// Perfect V2's API key, sent as bearer token.
+    pub perfect_api_key: String,
 }
 
 /// An object held for a presigned upload or served as a result file.
@@ -59,6 +61,7 @@ pub(crate) struct Shared {
     pub blobs: Mutex<BlobStore>,
     pub hitpaw: Mutex<crate::hitpaw::State>,
     pub perfect: Mutex<crate::perfect::State>,
+    pub perfect_v2: Mutex<crate::perfect_v2::State>,
     /// Fetches HitPaw input URLs.
     pub http: reqwest::Client,
     next_id: AtomicU64,
@@ -75,6 +78,7 @@ impl Shared {
             ledger: Mutex::new(Ledger::new(config.balances)),
             hitpaw: Mutex::new(crate::hitpaw::State::default()),
             perfect: Mutex::new(crate::perfect::State::new(&config)),
+            perfect_v2: Mutex::default(),
             config,
             origin,
             credentials,

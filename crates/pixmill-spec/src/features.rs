@@ -18,9 +18,10 @@ pub enum Catalogue {
 pub struct FileSlot {
     /// Short name of the slot: `src`, `ref`, `mask`, `msk`.
     pub name: &'static str,
-    /// The request field that takes file ids (`src_ids`, `src_file_id`).
+    /// The request field that takes file ids (`src_ids`, `src_file_id`, `src_file_ids`).
     pub id_field: &'static str,
-    /// The request field that takes a public URL instead, where there is one.
+    /// The request field that takes public URLs instead, where there is one (`src_file_url`,
+    /// `src_file_urls`).
     pub url_field: Option<&'static str>,
     /// Fewest files the slot needs (0: optional).
     pub min: usize,

@@ -18,6 +18,8 @@ pub enum Provider {
     Segmind,
     /// Perfect Corp, the older API authenticated with a client id and secret.
     Perfect,
+    /// Perfect Corp's V2 API, authenticated with an API key.
+    PerfectV2,
 }
 
 impl Provider {
@@ -27,6 +29,7 @@ impl Provider {
         Provider::Hitpaw,
         Provider::Segmind,
         Provider::Perfect,
+        Provider::PerfectV2,
     ];
 
     /// The lowercase name used in module paths, variables and the command line (`hitpaw`).
@@ -36,6 +39,7 @@ impl Provider {
             Provider::Hitpaw => "hitpaw",
             Provider::Segmind => "segmind",
             Provider::Perfect => "perfect",
+            Provider::PerfectV2 => "perfect-v2",
         }
     }
 }
@@ -47,6 +51,7 @@ impl fmt::Display for Provider {
             Provider::Hitpaw => "HitPaw",
             Provider::Segmind => "Segmind",
             Provider::Perfect => "Perfect Corp",
+            Provider::PerfectV2 => "Perfect Corp (V2)",
         })
     }
 }
@@ -86,6 +91,12 @@ pub enum ErrorCode {
     /// The engine error a Perfect task ended with.
     #[cfg(feature = "perfect")]
     PerfectEngine(crate::perfect::EngineErrorCode),
+    /// Perfect V2's `error_code` of an HTTP error.
+    #[cfg(feature = "perfect")]
+    PerfectV2(crate::perfect::v2::ErrorCode),
+    /// The engine error a Perfect V2 task ended with.
+    #[cfg(feature = "perfect")]
+    PerfectV2Engine(crate::perfect::v2::EngineErrorCode),
 }
 
 impl fmt::Display for ErrorCode {
@@ -96,6 +107,10 @@ impl fmt::Display for ErrorCode {
             ErrorCode::Perfect(code) => f.write_str(code),
             #[cfg(feature = "perfect")]
             ErrorCode::PerfectEngine(code) => write!(f, "{code}"),
+            #[cfg(feature = "perfect")]
+            ErrorCode::PerfectV2(code) => write!(f, "{code}"),
+            #[cfg(feature = "perfect")]
+            ErrorCode::PerfectV2Engine(code) => write!(f, "{code}"),
         }
     }
 }
@@ -520,6 +535,11 @@ fn status_kind(status: u16, code: Option<&ErrorCode>) -> ErrorKind {
     if let Some(ErrorCode::Hitpaw(code)) = code
         && code.documented().is_some_and(|row| row.status == 402)
     {
+        return ErrorKind::InsufficientCredits;
+    }
+    // Perfect V2 refuses a run task the balance cannot pay for with a 400.
+    #[cfg(feature = "perfect")]
+    if let Some(ErrorCode::PerfectV2(crate::perfect::v2::ErrorCode::CreditInsufficiency)) = code {
         return ErrorKind::InsufficientCredits;
     }
     let _ = code;

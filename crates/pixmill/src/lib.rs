@@ -62,7 +62,8 @@
 //! # Features
 //!
 //! `hotpot`, `hitpaw`, `segmind`, `perfect` (all on by default) select the providers;
-//! `rustls` (default) or `native-tls` select the TLS backend.
+//! `perfect` brings both of Perfect's APIs, the older one ([`perfect`]) and V2
+//! ([`perfect::v2`]). `rustls` (default) or `native-tls` select the TLS backend.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // Shared helpers serve some providers only; the default build (all providers) still reports
@@ -134,6 +135,8 @@ pub mod raw {
     pub use pixmill_hotpot_api as hotpot;
     #[cfg(feature = "perfect")]
     pub use pixmill_perfect_api as perfect;
+    #[cfg(feature = "perfect")]
+    pub use pixmill_perfect_v2_api as perfect_v2;
     #[cfg(feature = "segmind")]
     pub use pixmill_segmind_api as segmind;
     /// Types the generated crates share: input limits, facts, hooks.

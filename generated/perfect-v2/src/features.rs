@@ -860,10 +860,14 @@ pub const YOUCAM_IMAGE_TO_IMAGE: FeatureFacts = FeatureFacts {
     upload_types: &[],
     outputs: &[],
     default_output: None,
-    inputs: &[],
+    inputs: &[FileSlot {
+        name: "src",
+        id_field: "src_file_ids",
+        url_field: Some("src_file_urls"),
+        min: 0,
+        max: Some(3),
+    }],
     params: &[
-        "src_file_ids",
-        "src_file_urls",
         "model",
         "prompt",
         "negative_prompt",

@@ -8,7 +8,8 @@
 //! - `upload_types`: the `content_type` enum of the upload request;
 //! - `outputs`: the `output_ext` enum (and default) of the run-task request;
 //! - `inputs`: the arrays under the run-task request's `file_sets` (`src_ids` → slot `src`),
-//!   or its `<slot>_file_id` fields with their `<slot>_file_url` alternatives;
+//!   or its `<slot>_file_id` fields with their `<slot>_file_url` alternatives (one file each)
+//!   and `<slot>_file_ids` lists with their `<slot>_file_urls` alternatives;
 //!   `min`/`max` come from `minItems`/`maxItems` or the required flag;
 //! - `params`: the properties of `actions[].params`, or the run-task request's other top-level
 //!   properties;
@@ -356,21 +357,38 @@ fn shape(spec: &Spec, body: &Value) -> (Vec<Slot>, Vec<String>) {
             let needed = required(spec, body);
             fields
                 .iter()
-                .filter_map(|(field, _)| {
-                    let name = field.strip_suffix("_file_id")?;
-                    let url = format!("{name}_file_url");
+                .filter_map(|(field, schema)| {
+                    // One file (`src_file_id`) or a list of them (`src_file_ids`), each with
+                    // its URL alternative (`src_file_url`, `src_file_urls`).
+                    let (name, list) = match field.strip_suffix("_file_ids") {
+                        Some(name) => (name, true),
+                        None => (field.strip_suffix("_file_id")?, false),
+                    };
+                    let url = format!("{name}_file_url{}", if list { "s" } else { "" });
                     let url_field = fields
                         .iter()
                         .find(|(f, _)| **f == url)
                         .map(|(f, _)| f.to_string());
                     let required = needed.contains(&field.as_str())
                         || url_field.as_deref().is_some_and(|u| needed.contains(&u));
+                    let items =
+                        |key: &str| schema.get(key).and_then(Value::as_u64).map(|n| n as usize);
+                    let (min, max) = if list {
+                        let min = if required {
+                            items("minItems").unwrap_or(1)
+                        } else {
+                            0
+                        };
+                        (min, items("maxItems"))
+                    } else {
+                        (usize::from(required), Some(1))
+                    };
                     Some(Slot {
                         name: name.to_string(),
                         id_field: field.to_string(),
                         url_field,
-                        min: usize::from(required),
-                        max: Some(1),
+                        min,
+                        max,
                     })
                 })
                 .collect()

@@ -1,6 +1,9 @@
 //! Perfect Corp ("Perfect AI API 2.0"): token auth, presigned uploads, async tasks, style
 //! catalogues, and a client-side rate budget.
 //!
+//! This is the older API, for accounts with a client id and secret. Accounts opened today get
+//! an API key for the current API, V2: see [`v2`].
+//!
 //! ```no_run
 //! # async fn demo() -> pixmill::Result<()> {
 //! use pixmill::perfect::{Client, Feature, Scale};
@@ -44,6 +47,7 @@
 mod auth;
 mod budget;
 mod task;
+pub mod v2;
 
 use std::fmt;
 use std::num::NonZeroU32;
