@@ -34,7 +34,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use axum::Router;
 use axum::extract::{Path, Query, Request, State as AxumState};
@@ -55,9 +57,9 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::json_status;
 use crate::imaging::{self, DynamicImage, ImageFormat};
+use crate::perfect::{ESTIMATED_AGE, GREY, SERIES_AGES};
 use crate::provider::Provider;
 use crate::shared::{Shared, lock};
-use crate::perfect::{ESTIMATED_AGE, GREY, SERIES_AGES};
 
 /// Path of `create_file`.
 const CREATE_FILE: &str = "/s2s/v2.0/file";

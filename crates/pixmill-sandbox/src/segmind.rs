@@ -1,7 +1,7 @@
 //! Segmind HotshotXL: one synchronous call that answers with a GIF or an MP4 file.
 
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use axum::Router;
 use axum::extract::{Request, State};
