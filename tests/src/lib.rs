@@ -1,4 +1,4 @@
-//! Shared helpers for the workspace-level tests in `tests/tests/`.
+//! Shared helpers for the workspace-level tests in `tests/tests/` (the `it` binary and the tracing test).
 
 use std::path::{Path, PathBuf};
 

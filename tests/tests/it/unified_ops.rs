@@ -764,10 +764,12 @@ async fn from_env_builds_the_providers_whose_variables_are_set() {
             "error:PERFECT_CLIENT_SECRET",
         ),
     ];
-    let test = "from_env_builds_the_providers_whose_variables_are_set";
+    // libtest names a test by its module path without the binary's own name.
+    let module = module_path!().split_once("::").map_or("", |(_, rest)| rest);
+    let test = format!("{module}::from_env_builds_the_providers_whose_variables_are_set");
     for (set, expected) in cases {
         let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"));
-        child.args(["--exact", test, "--test-threads=1"]);
+        child.args(["--exact", test.as_str(), "--test-threads=1"]);
         for name in PROVIDER_VARIABLES {
             child.env_remove(name);
         }

@@ -6,7 +6,7 @@ use std::path::Path;
 use xtask::lint::{Finding, lint};
 use xtask::spec::Spec;
 
-const MINIMAL: &str = include_str!("fixtures/minimal.yaml");
+const MINIMAL: &str = include_str!("../fixtures/minimal.yaml");
 const OP: &str = "/paths/~1widgets/post";
 
 fn findings_after(edit: impl FnOnce(&mut serde_yaml::Value)) -> Vec<Finding> {

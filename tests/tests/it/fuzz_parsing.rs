@@ -2,7 +2,7 @@
 //! generated answer type and to the facade's own parsing. Nothing a server sends may panic.
 //!
 //! A few hundred cases run with the suite. For a long run:
-//! `PIXMILL_FUZZ_CASES=100000 cargo test --release -p pixmill-tests --test fuzz_parsing`.
+//! `PIXMILL_FUZZ_CASES=100000 cargo test --release -p pixmill-tests --test it fuzz_parsing`.
 
 use proptest::prelude::*;
 use serde_json::Value;

@@ -5,8 +5,8 @@ use std::path::Path;
 use xtask::codegen::{self, drift, generate, line_doc_comments, write};
 use xtask::spec::Spec;
 
-const MINIMAL: &str = include_str!("fixtures/minimal.yaml");
-const FEATURES: &str = include_str!("fixtures/features.yaml");
+const MINIMAL: &str = include_str!("../fixtures/minimal.yaml");
+const FEATURES: &str = include_str!("../fixtures/features.yaml");
 
 fn spec_in(root: &Path, text: &str) -> Spec {
     named_spec_in(root, "minimal", text)
