@@ -1,7 +1,7 @@
 //! How progenitor 0.15 (and typify 0.8 inside it) turns a spec into Rust, as far as the diff
 //! needs it: method, field, type and variant names, and the Rust type a schema becomes.
 //!
-//! The rules mirror the generator's source; `tests/diff.rs` checks them against names found in
+//! The rules mirror the generator's source; `tests/it/diff.rs` checks them against names found in
 //! `generated/*/src/lib.rs`.
 
 use std::fmt;
