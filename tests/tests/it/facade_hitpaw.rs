@@ -33,7 +33,7 @@ fn dimensions(path: &std::path::Path) -> (u32, u32) {
     (image.width(), image.height())
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn enhance_from_a_path_uploads_waits_and_downloads_twice_the_size() {
     let sandbox = quick_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
@@ -70,7 +70,7 @@ async fn enhance_from_a_path_uploads_waits_and_downloads_twice_the_size() {
     assert!(spec_violations(&sandbox).is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn segment_returns_a_transparent_cutout_and_its_mask() {
     let sandbox = quick_sandbox().await;
     let output = client(&sandbox)
@@ -103,7 +103,7 @@ async fn segment_returns_a_transparent_cutout_and_its_mask() {
     assert_eq!(dimensions(&mask), (32, 32));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_url_input_is_passed_through_without_upload() {
     let sandbox = quick_sandbox().await;
     let client = client(&sandbox);
@@ -131,7 +131,7 @@ async fn a_url_input_is_passed_through_without_upload() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_429_is_retried_and_charged_once() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(
@@ -155,7 +155,7 @@ async fn a_429_is_retried_and_charged_once() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn status_503_until_the_deadline_is_a_clear_timeout() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(Provider::Hitpaw, STATUS, Fault::Status(503)).times(u32::MAX));
@@ -188,7 +188,7 @@ async fn status_503_until_the_deadline_is_a_clear_timeout() {
     assert!(sandbox.request_count(Provider::Hitpaw, "POST", STATUS) > 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_dropped_connection_on_submit_is_not_resent() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(
@@ -211,7 +211,7 @@ async fn a_dropped_connection_on_submit_is_not_resent() {
     assert_eq!(sandbox.charges().len(), 1, "the one submit was charged");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn malformed_json_is_a_typed_error_with_an_excerpt() {
     let sandbox = quick_sandbox().await;
     let client = client(&sandbox);
@@ -235,7 +235,7 @@ async fn malformed_json_is_a_typed_error_with_an_excerpt() {
     assert!(error.to_string().contains("body starts with"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_failed_job_is_a_typed_error() {
     let sandbox = quick_sandbox().await;
     sandbox.fail_next_jobs(JobFailure {
@@ -255,7 +255,7 @@ async fn a_failed_job_is_a_typed_error() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn invalid_input_fails_before_any_request() {
     let sandbox = quick_sandbox().await;
     let client = client(&sandbox);
@@ -293,7 +293,7 @@ async fn invalid_input_fails_before_any_request() {
     assert!(sandbox.traffic().is_empty(), "the sandbox saw no request");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_wrong_key_is_a_typed_provider_error_that_never_shows_the_key() {
     let sandbox = quick_sandbox().await;
     let secret = "wrong-but-secret-key";
@@ -322,7 +322,7 @@ async fn a_wrong_key_is_a_typed_provider_error_that_never_shows_the_key() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_existing_reqwest_client_is_used_with_auth_added() {
     let sandbox = quick_sandbox().await;
     let http = reqwest::Client::builder()
@@ -360,7 +360,7 @@ fn when_key_unset(check: impl FnOnce()) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_failed_upload_is_retried() {
     let sandbox = quick_sandbox().await;
     sandbox.inject_upload_fault(Fault::Status(503), 1);

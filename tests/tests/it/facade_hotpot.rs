@@ -55,7 +55,7 @@ fn chroma(p: [u8; 3]) -> u8 {
     p.iter().max().unwrap() - p.iter().min().unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn every_operation_runs_with_its_typed_options() {
     let sandbox = Sandbox::start_with(SandboxConfig {
         hotpot_price: 3,
@@ -236,7 +236,7 @@ async fn every_operation_runs_with_its_typed_options() {
     assert_eq!(spec_violations(&sandbox), Vec::<String>::new());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_429_is_retried_and_charged_once() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(
@@ -259,7 +259,7 @@ async fn a_429_is_retried_and_charged_once() {
     assert_eq!(spec_violations(&sandbox), Vec::<String>::new());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_503_until_the_deadline_is_a_timeout_naming_the_last_503() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(Provider::Hotpot, SUPERSIZE, Fault::Status(503)).times(u32::MAX));
@@ -273,7 +273,7 @@ async fn a_503_until_the_deadline_is_a_timeout_naming_the_last_503() {
         )
         .build()
         .unwrap();
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let error = client
         .supersize(sample_png(16, 16))
         .send()
@@ -305,7 +305,7 @@ async fn a_503_until_the_deadline_is_a_timeout_naming_the_last_503() {
     assert_eq!(spec_violations(&sandbox), Vec::<String>::new());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_dropped_connection_after_processing_is_not_resent() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(
@@ -338,7 +338,7 @@ async fn a_dropped_connection_after_processing_is_not_resent() {
     assert_eq!(sandbox.charges().len(), 1, "the one request was charged");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn malformed_json_is_an_invalid_response_with_an_excerpt() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(
@@ -371,7 +371,7 @@ async fn malformed_json_is_an_invalid_response_with_an_excerpt() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn invalid_input_fails_before_any_request() {
     let sandbox = quick_sandbox().await;
     let client = client(&sandbox);
@@ -429,7 +429,7 @@ async fn invalid_input_fails_before_any_request() {
     assert!(sandbox.charges().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_wrong_key_is_a_403_that_never_shows_the_key() {
     let sandbox = quick_sandbox().await;
     let secret = "hotpot-wrong-but-secret-key";
@@ -465,7 +465,7 @@ async fn a_wrong_key_is_a_403_that_never_shows_the_key() {
     assert!(sandbox.charges().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_empty_balance_is_a_429_that_charges_nothing() {
     let sandbox = quick_sandbox().await;
     sandbox.set_balance(Provider::Hotpot, 0);

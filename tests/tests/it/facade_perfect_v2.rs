@@ -87,7 +87,7 @@ fn one_like_the_photo(_: &TaskOutput, images: &[image::DynamicImage]) {
     assert_eq!(size(&images[0]), PHOTO);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn every_feature_runs_end_to_end() {
     let (sandbox, client) = start(quick_config()).await;
     let mut cases: Vec<(TaskRequest, Check)> = Vec::new();
@@ -226,7 +226,7 @@ async fn every_feature_runs_end_to_end() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_bad_key_is_an_authentication_error_that_never_shows_the_key() {
     let sandbox = Sandbox::start_with(quick_config()).await.unwrap();
     let bad_key = "sk-not-this-sandbox-key";
@@ -260,7 +260,7 @@ async fn a_bad_key_is_an_authentication_error_that_never_shows_the_key() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_task_error_is_job_failed_with_the_engine_code_and_free() {
     let (sandbox, client) = start(quick_config()).await;
     sandbox.fail_next_jobs(JobFailure {
@@ -283,7 +283,7 @@ async fn a_task_error_is_job_failed_with_the_engine_code_and_free() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn template_catalogues_stream_every_page_once() {
     let (sandbox, client) = start(quick_config()).await;
     let templates: Vec<_> = client
@@ -317,7 +317,7 @@ async fn template_catalogues_stream_every_page_once() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn url_inputs_and_results_are_passed_without_an_upload() {
     let (sandbox, client) = start(quick_config()).await;
     let enhanced = client
@@ -368,7 +368,7 @@ async fn url_inputs_and_results_are_passed_without_an_upload() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_run_task_that_may_have_reached_perfect_is_not_sent_again() {
     let (sandbox, client) = start(quick_config()).await;
     let path = Feature::Colorize
@@ -408,7 +408,7 @@ async fn a_run_task_that_may_have_reached_perfect_is_not_sent_again() {
     assert_eq!(sandbox.request_count(Provider::Perfect, "POST", path), 3);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn bad_input_is_refused_before_any_request() {
     let (sandbox, client) = start(quick_config()).await;
     let png = ImageInput::from_bytes(sample_png(PHOTO.0, PHOTO.1));
@@ -493,7 +493,7 @@ async fn bad_input_is_refused_before_any_request() {
     assert!(sandbox.traffic().is_empty(), "the sandbox saw nothing");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_task_left_unpolled_expires_with_invalid_task_id() {
     let config = SandboxConfig {
         perfect_task_duration: Duration::from_secs(3600),
@@ -521,7 +521,7 @@ async fn a_task_left_unpolled_expires_with_invalid_task_id() {
     assert!(sandbox.charges().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn finished_tasks_can_be_deleted_and_running_ones_cannot() {
     let (sandbox, client) = start(quick_config()).await;
     let task = client.enhance(photo(), Scale::X1).send().await.unwrap();

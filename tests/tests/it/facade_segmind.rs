@@ -38,7 +38,7 @@ fn gif_frames(bytes: &[u8]) -> (u32, u32, usize) {
     (first.width(), first.height(), frames.len())
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_default_request_saves_a_672x384_gif_with_its_headers() {
     let sandbox = Sandbox::start_with(SandboxConfig {
         segmind_price: 2,
@@ -87,7 +87,7 @@ async fn the_default_request_saves_a_672x384_gif_with_its_headers() {
     assert_eq!(spec_violations(&sandbox), Vec::<String>::new());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn mp4_answers_an_mp4_file() {
     let sandbox = quick_sandbox().await;
     let animation = client(&sandbox)
@@ -107,7 +107,7 @@ async fn mp4_answers_an_mp4_file() {
     assert_eq!(sandbox.charges().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn options_are_honoured() {
     let sandbox = quick_sandbox().await;
     let client = client(&sandbox);
@@ -151,7 +151,7 @@ async fn options_are_honoured() {
     assert_eq!(spec_violations(&sandbox), Vec::<String>::new());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn invalid_input_fails_before_any_request() {
     let sandbox = quick_sandbox().await;
     let client = client(&sandbox);
@@ -182,7 +182,7 @@ async fn invalid_input_fails_before_any_request() {
     assert!(sandbox.traffic().is_empty(), "the sandbox saw no request");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_empty_balance_is_a_406_and_charges_nothing() {
     let sandbox = quick_sandbox().await;
     sandbox.set_balance(Provider::Segmind, 0);
@@ -217,7 +217,7 @@ async fn an_empty_balance_is_a_406_and_charges_nothing() {
     assert_eq!(spec_violations(&sandbox), Vec::<String>::new());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_429_is_retried_and_charged_once() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(
@@ -239,7 +239,7 @@ async fn a_429_is_retried_and_charged_once() {
     assert_eq!(sandbox.charges().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_dropped_connection_after_processing_is_not_resent() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(
@@ -274,7 +274,7 @@ async fn a_dropped_connection_after_processing_is_not_resent() {
     assert_eq!(sandbox.charges().len(), 1, "the one request was charged");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_wrong_key_is_a_401_that_never_shows_the_key() {
     let sandbox = quick_sandbox().await;
     let secret = "SG_wrong-but-secret-key";

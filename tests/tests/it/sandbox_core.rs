@@ -1,7 +1,9 @@
 //! The sandbox as a whole: every operation in `specs/` is served and answers by its spec, the
 //! settings it exports, and fault injection.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use pixmill_sandbox::{Fault, FaultRule, Provider, Sandbox};
 use pixmill_tests::conformance::operation_of;
@@ -72,7 +74,7 @@ async fn credential_for(
 /// Sends each operation of every spec once, with its documented example body and parameter
 /// examples, and checks that the sandbox routes it (no fallback 404/405) and that every
 /// answer matches its spec.
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn every_operation_is_served_and_answers_by_its_spec() {
     let sandbox = quick_sandbox().await;
     let http = reqwest::Client::new();
@@ -147,7 +149,7 @@ fn url_encode(text: &str) -> String {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn exports_point_every_provider_at_the_sandbox() {
     let sandbox = quick_sandbox().await;
     let exports = sandbox.exports();
@@ -196,7 +198,7 @@ async fn supersize(sandbox: &Sandbox) -> Result<u16, String> {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn status_faults_apply_the_given_number_of_times_without_charging() {
     let sandbox = quick_sandbox().await;
     sandbox
@@ -214,7 +216,7 @@ async fn status_faults_apply_the_given_number_of_times_without_charging() {
     assert!(spec_violations(&sandbox).is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn too_many_requests_carries_retry_after() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(
@@ -241,7 +243,7 @@ async fn too_many_requests_carries_retry_after() {
     assert!(spec_violations(&sandbox).is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn malformed_json_reaches_the_client_as_an_invalid_payload() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(
@@ -263,7 +265,7 @@ async fn malformed_json_reaches_the_client_as_an_invalid_payload() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn delays_hold_the_answer_back() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(
@@ -292,7 +294,7 @@ async fn enhance_submit(sandbox: &Sandbox) -> reqwest::Result<reqwest::Response>
         .await
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_dropped_connection_before_processing_charges_nothing() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(
@@ -319,7 +321,7 @@ async fn a_dropped_connection_before_processing_charges_nothing() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_dropped_connection_after_processing_has_charged() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(
@@ -346,7 +348,7 @@ async fn a_dropped_connection_after_processing_has_charged() {
     assert_eq!(sandbox.charges().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn faults_match_method_and_provider() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(

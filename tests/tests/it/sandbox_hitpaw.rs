@@ -2,10 +2,11 @@
 //! upload, enhancement and segmentation jobs polled to the end, inputs fetched from another
 //! loopback server, the documented error codes, and the coin ledger.
 
-use std::io::{Read as _, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use image::{DynamicImage, GenericImageView as _, ImageFormat};
 use pixmill_hitpaw_api::Error;
@@ -195,19 +196,22 @@ async fn post_raw(sandbox: &Sandbox, path: &str, body: Value) -> (u16, Value) {
 /// `/moved.jpg` redirects there, `/elsewhere.jpg` redirects to the same server under the
 /// non-loopback address `0.0.0.0` (which Linux still delivers locally), anything else is 404.
 /// Returns its origin and a counter of requests served.
-fn serve_photo(body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+async fn serve_photo(body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
+    // A task on the test's own runtime, so that paused time never runs ahead of it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
     let port = listener.local_addr().unwrap().port();
     let origin = format!("http://127.0.0.1:{port}");
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        while let Ok((mut stream, _)) = listener.accept().await {
             let mut head = Vec::new();
             let mut chunk = [0u8; 1024];
             while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut chunk) {
+                match stream.read(&mut chunk).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => head.extend_from_slice(&chunk[..n]),
                 }
@@ -238,15 +242,15 @@ fn serve_photo(body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
                 "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{location}Content-Length: {}\r\nConnection: close\r\n\r\n",
                 payload.len()
             );
-            let _ = stream.write_all(header.as_bytes());
-            let _ = stream.write_all(payload);
-            let _ = stream.flush();
+            let _ = stream.write_all(header.as_bytes()).await;
+            let _ = stream.write_all(payload).await;
+            let _ = stream.flush().await;
         }
     });
     (origin, hits)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn presigned_upload_then_enhancement_doubles_the_picture() {
     let sandbox = sandbox().await;
     let client = hitpaw(&sandbox);
@@ -370,7 +374,7 @@ async fn presigned_upload_then_enhancement_doubles_the_picture() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_model_suffix_sets_the_scale() {
     let sandbox = sandbox().await;
     let client = hitpaw(&sandbox);
@@ -399,7 +403,7 @@ async fn the_model_suffix_sets_the_scale() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn segmentation_yields_a_cutout_and_a_mask() {
     let sandbox = sandbox().await;
     let client = hitpaw(&sandbox);
@@ -460,11 +464,11 @@ async fn segmentation_yields_a_cutout_and_a_mask() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn inputs_are_fetched_from_another_loopback_server() {
     let sandbox = sandbox().await;
     let client = hitpaw(&sandbox);
-    let (origin, hits) = serve_photo(sample_jpeg(18, 12));
+    let (origin, hits) = serve_photo(sample_jpeg(18, 12)).await;
 
     let result = enhance(
         &client,
@@ -567,7 +571,7 @@ async fn inputs_are_fetched_from_another_loopback_server() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn documented_error_codes_and_statuses() {
     let sandbox = sandbox().await;
     let client = hitpaw(&sandbox);
@@ -749,7 +753,7 @@ async fn documented_error_codes_and_statuses() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn too_few_coins_is_402_and_charges_nothing() {
     let sandbox = sandbox().await;
     let client = hitpaw(&sandbox);
@@ -810,7 +814,7 @@ async fn too_few_coins_is_402_and_charges_nothing() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_injected_job_failure_ends_in_error() {
     let sandbox = sandbox().await;
     let client = hitpaw(&sandbox);
@@ -879,7 +883,7 @@ async fn an_injected_job_failure_ends_in_error() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_output_follows_the_requested_extension() {
     let sandbox = sandbox().await;
     let client = hitpaw(&sandbox);
@@ -917,7 +921,7 @@ async fn the_output_follows_the_requested_extension() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn empty_strings_and_nulls_are_refused_by_name() {
     let sandbox = sandbox().await;
     let start = sandbox.balance(Provider::Hitpaw);

@@ -97,7 +97,7 @@ fn error_of<T: std::fmt::Debug>(
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn every_operation_succeeds_and_charges_its_price_once() {
     let sandbox = sandbox_with_price(PRICE).await;
     let client = hotpot(&sandbox);
@@ -354,7 +354,7 @@ async fn every_operation_succeeds_and_charges_its_price_once() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn supersize_honours_every_factor_and_style() {
     let sandbox = sandbox_with_price(PRICE).await;
     let client = hotpot(&sandbox);
@@ -399,7 +399,7 @@ async fn supersize_honours_every_factor_and_style() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_wrong_or_missing_key_is_forbidden_and_free() {
     let sandbox = sandbox_with_price(PRICE).await;
     let base = sandbox.base_url(Provider::Hotpot);
@@ -464,7 +464,7 @@ async fn a_wrong_or_missing_key_is_forbidden_and_free() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn bad_inputs_are_400_and_free() {
     let sandbox = sandbox_with_price(PRICE).await;
     let client = hotpot(&sandbox);
@@ -551,7 +551,7 @@ async fn bad_inputs_are_400_and_free() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_empty_balance_is_429_and_charges_nothing() {
     let sandbox = sandbox_with_price(PRICE).await;
     let client = hotpot(&sandbox);
@@ -594,7 +594,7 @@ async fn an_empty_balance_is_429_and_charges_nothing() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_unknown_path_is_404_in_hotpot_form() {
     let sandbox = sandbox_with_price(1).await;
     let (status, body) = post_raw(&sandbox, "/no-such-operation", json!({})).await;
@@ -610,7 +610,7 @@ fn with(mut body: Value, at: &str, value: Value) -> Value {
     body
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn empty_strings_and_nulls_are_refused_by_name() {
     let sandbox = sandbox_with_price(PRICE).await;
     let picture = png(&checkerboard(8, 8));

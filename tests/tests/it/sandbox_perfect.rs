@@ -5,7 +5,9 @@
 //! ends by checking that each JSON answer the sandbox gave matches `specs/perfect.yaml`.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use image::{DynamicImage, GenericImageView as _, ImageFormat};
 use pixmill_perfect_api::types::{
@@ -393,7 +395,7 @@ fn charged_tasks(sandbox: &Sandbox) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // Auth
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn auth_accepts_a_valid_id_token_and_refuses_everything_else() {
     let sandbox = start(unlimited()).await;
     let creds = sandbox.credentials().clone();
@@ -489,7 +491,7 @@ async fn auth_accepts_a_valid_id_token_and_refuses_everything_else() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn access_tokens_expire_after_their_ttl() {
     let ttl = Duration::from_secs(1);
     let sandbox = start(SandboxConfig {
@@ -526,7 +528,7 @@ async fn access_tokens_expire_after_their_ttl() {
 // ---------------------------------------------------------------------------------------------
 // Uploads
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn uploads_need_exactly_the_signed_request() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -624,7 +626,7 @@ async fn uploads_need_exactly_the_signed_request() {
 // ---------------------------------------------------------------------------------------------
 // Every feature end to end
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn hair_features_apply_a_listed_style() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -715,7 +717,7 @@ async fn hair_features_apply_a_listed_style() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn aging_returns_an_ascending_series_with_consistent_info() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -779,7 +781,7 @@ async fn aging_returns_an_ascending_series_with_consistent_info() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn makeup_transfer_takes_the_look_of_the_reference() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -845,7 +847,7 @@ async fn makeup_transfer_takes_the_look_of_the_reference() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn object_removal_fills_the_masked_area() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -893,7 +895,7 @@ async fn object_removal_fills_the_masked_area() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn colorize_turns_grey_into_rgb_colour() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -947,7 +949,7 @@ async fn colorize_turns_grey_into_rgb_colour() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn background_removal_returns_a_transparent_cutout() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -995,7 +997,7 @@ async fn background_removal_returns_a_transparent_cutout() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn enhance_scales_both_sides() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -1049,7 +1051,7 @@ fn text_to_image_request(
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn text_to_image_renders_1024_square_per_prompt() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -1110,7 +1112,7 @@ async fn text_to_image_renders_1024_square_per_prompt() {
 // ---------------------------------------------------------------------------------------------
 // Input checks
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn bad_inputs_are_refused_or_fail_without_charge() {
     let sandbox = start(unlimited()).await;
     let token = access_token(&sandbox).await;
@@ -1371,7 +1373,7 @@ async fn bad_inputs_are_refused_or_fail_without_charge() {
 // ---------------------------------------------------------------------------------------------
 // Idempotency and chaining
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn request_id_makes_run_task_idempotent() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -1429,7 +1431,7 @@ async fn request_id_makes_run_task_idempotent() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn a_result_dst_id_is_an_input_without_uploading() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -1493,7 +1495,7 @@ fn needs_encoding(id: &str) -> bool {
     id.contains('+') && id.contains('/') && id.contains('=')
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn ids_with_plus_slash_and_equals_round_trip() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -1541,7 +1543,7 @@ async fn ids_with_plus_slash_and_equals_round_trip() {
 // ---------------------------------------------------------------------------------------------
 // Lost tasks
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn a_task_not_polled_in_time_is_lost_and_free() {
     let sandbox = start(SandboxConfig {
         perfect_task_loss_after: Duration::from_millis(300),
@@ -1673,7 +1675,7 @@ fn assert_catalogue_ids(ids: &[i64]) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn catalogues_page_with_next_token() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -1750,7 +1752,7 @@ fn five_a_minute() -> Option<RateLimit> {
     })
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn the_token_limit_answers_429() {
     let sandbox = start(SandboxConfig {
         perfect_token_limit: five_a_minute(),
@@ -1780,7 +1782,7 @@ async fn the_token_limit_answers_429() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn the_ip_limit_answers_429_even_to_auth() {
     let sandbox = start(SandboxConfig {
         perfect_ip_limit: five_a_minute(),
@@ -1808,7 +1810,7 @@ async fn the_ip_limit_answers_429_even_to_auth() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn rate_limits_can_be_turned_off() {
     let sandbox = start(unlimited()).await;
     let client = client_with_token(&sandbox, &access_token(&sandbox).await);
@@ -1829,7 +1831,7 @@ async fn rate_limits_can_be_turned_off() {
 // ---------------------------------------------------------------------------------------------
 // Accounting
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn credits_are_charged_only_for_successes() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -1889,7 +1891,7 @@ async fn credits_are_charged_only_for_successes() {
 // ---------------------------------------------------------------------------------------------
 // Faults
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn a_retry_after_a_dropped_answer_returns_the_same_task() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -1929,7 +1931,7 @@ async fn a_retry_after_a_dropped_answer_returns_the_same_task() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn injected_error_answers_use_perfects_error_body() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;
@@ -1969,7 +1971,7 @@ async fn injected_error_answers_use_perfects_error_body() {
 // ---------------------------------------------------------------------------------------------
 // Empty strings and nulls
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn empty_strings_and_nulls_are_refused_by_name() {
     let sandbox = start(unlimited()).await;
     let token = access_token(&sandbox).await;

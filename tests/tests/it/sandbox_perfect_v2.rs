@@ -3,7 +3,9 @@
 //! bodies, engine errors, units and the unit operations. Every test ends by checking that each
 //! JSON answer the sandbox gave matches `specs/perfect-v2.yaml`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use pixmill_perfect_v2_api::constants::parameters;
 use pixmill_perfect_v2_api::features::Feature;
@@ -90,7 +92,7 @@ fn task_id(answer: &Value) -> String {
         .to_string()
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_api_key_is_required_and_the_older_token_is_not_it() {
     let sandbox = quick_sandbox().await;
     let base = sandbox.base_url(Provider::Perfect);
@@ -124,7 +126,7 @@ async fn the_api_key_is_required_and_the_older_token_is_not_it() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_uploaded_file_runs_and_its_task_id_needs_percent_encoding() {
     let sandbox = quick_sandbox().await;
     let file = upload(&sandbox, sample_png(40, 30), "image/png").await;
@@ -159,7 +161,7 @@ async fn an_uploaded_file_runs_and_its_task_id_needs_percent_encoding() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn run_task_bodies_follow_the_either_or_rules() {
     let sandbox = quick_sandbox().await;
     let file = upload(&sandbox, sample_jpeg(40, 40), "image/jpeg").await;
@@ -210,7 +212,7 @@ async fn run_task_bodies_follow_the_either_or_rules() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_engine_fails_tasks_with_documented_codes() {
     let sandbox = quick_sandbox().await;
     let never_uploaded = {
@@ -269,7 +271,7 @@ async fn the_engine_fails_tasks_with_documented_codes() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn units_prices_and_history() {
     let sandbox = quick_sandbox().await;
     let photo = upload(&sandbox, sample_jpeg(40, 40), "image/jpeg").await;
@@ -345,7 +347,7 @@ async fn units_prices_and_history() {
     assert_conforms(&sandbox);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn only_finished_tasks_and_only_task_ids_can_be_deleted() {
     let sandbox = quick_sandbox().await;
     let photo = upload(&sandbox, sample_jpeg(40, 40), "image/jpeg").await;

@@ -128,7 +128,7 @@ async fn post_raw(sandbox: &Sandbox, body: Value) -> (u16, Value) {
     (status, response.json().await.expect("JSON body"))
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn defaults_give_a_gif_with_every_header() {
     let sandbox = sandbox().await;
     let client = segmind(&sandbox);
@@ -179,7 +179,7 @@ async fn defaults_give_a_gif_with_every_header() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn size_seed_and_format_are_honoured() {
     let sandbox = sandbox().await;
     let client = segmind(&sandbox);
@@ -278,7 +278,7 @@ async fn size_seed_and_format_are_honoured() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_seed_header_echoes_any_seed_sent() {
     let sandbox = sandbox().await;
     let client = segmind(&sandbox);
@@ -302,7 +302,7 @@ async fn the_seed_header_echoes_any_seed_sent() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_wrong_or_missing_key_is_401_and_free() {
     let sandbox = sandbox().await;
     let base = sandbox.base_url(Provider::Segmind);
@@ -321,7 +321,7 @@ async fn a_wrong_or_missing_key_is_401_and_free() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn out_of_credits_is_406_and_charges_nothing() {
     let sandbox = sandbox().await;
     let client = segmind(&sandbox);
@@ -362,7 +362,7 @@ async fn out_of_credits_is_406_and_charges_nothing() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn invalid_settings_are_400_with_an_error_and_free() {
     let sandbox = sandbox().await;
     for body in [
@@ -404,7 +404,7 @@ async fn invalid_settings_are_400_with_an_error_and_free() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn wrong_method_and_unknown_path_answer_segmind_errors() {
     let sandbox = sandbox().await;
     let http = http_with("x-api-key", &sandbox.credentials().segmind_api_key);
@@ -437,7 +437,7 @@ async fn wrong_method_and_unknown_path_answer_segmind_errors() {
     assert!(violations.is_empty(), "{violations:#?}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn empty_strings_and_nulls_are_refused_by_name() {
     let sandbox = sandbox().await;
     let valid =
