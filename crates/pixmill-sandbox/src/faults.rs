@@ -187,8 +187,8 @@ impl fmt::Display for Fault {
 pub struct JobFailure {
     /// HitPaw or Perfect.
     pub provider: Provider,
-    /// Perfect's engine error code (`error_no_face`, ...); ignored for HitPaw, whose status
-    /// carries no code.
+    /// Perfect's engine error code (`error_no_face`, ...), sent as given, so a code the spec
+    /// does not list can be played too; ignored for HitPaw, whose status carries no code.
     pub code: String,
     /// How many of the next jobs end this way.
     pub times: u32,
