@@ -31,6 +31,17 @@ pub struct Fake {
 impl Fake {
     /// Serves `script`, called with each request and how many came before it.
     pub async fn start(script: impl Fn(&Seen, usize) -> Response + Send + Sync + 'static) -> Fake {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        Fake::start_on(listener, script)
+    }
+
+    /// [`Fake::start`] on a listener of the test's choosing (to open a port late).
+    pub fn start_on(
+        listener: tokio::net::TcpListener,
+        script: impl Fn(&Seen, usize) -> Response + Send + Sync + 'static,
+    ) -> Fake {
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
         let script: Script = Arc::new(script);
         let record = seen.clone();
@@ -58,9 +69,6 @@ impl Fake {
                 script(&request, index)
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -116,6 +116,25 @@ async fn a_plain_text_429_with_retry_after_is_retried_after_the_wait() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_429_without_retry_after_backs_off_and_grows() {
+    let fake = Fake::start(|_, index| match index {
+        0 | 1 => json(429, json!({ "message": "Too Many Requests" })),
+        _ => picture_answer(),
+    })
+    .await;
+    hotpot(&fake)
+        .remove_background(sample_png(4, 4))
+        .await
+        .expect("the third try succeeds");
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 3);
+    let (first, second) = (seen[1].at - seen[0].at, seen[2].at - seen[1].at);
+    // The policy's first delay (100 ms, jitter only lengthens it), then a longer one.
+    assert!(first >= Duration::from_millis(100), "{first:?}");
+    assert!(second > first, "{first:?} then {second:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_retry_after_beyond_the_longest_delay_fails_at_once() {
     let fake = Fake::start(|_, _| {
         answer(
@@ -563,4 +582,32 @@ async fn an_answer_cut_off_leaves_no_partial_file() {
         0,
         "no file, no temporary file"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_connection_is_retried_even_for_a_charged_call() {
+    // Nothing listens yet: the request cannot have reached anyone, so even a call that spends
+    // credits is sent again, to the server that opens the port before the first retry.
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|closed| closed.local_addr())
+        .unwrap();
+    let client = pixmill::hotpot::Client::builder()
+        .api_key("k")
+        .base_url(format!("http://{address}"))
+        .http_client(http())
+        .retry_policy(retry())
+        .build()
+        .unwrap();
+    let late = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+        Fake::start_on(listener, |_, _| picture_answer())
+    });
+    let output = client
+        .remove_background(sample_png(4, 4))
+        .await
+        .expect("the retry reaches the late server");
+    let fake = late.await.unwrap();
+    assert_eq!(fake.count("/remove-background"), 1, "received once");
+    assert_eq!(output.bytes().await.unwrap(), sample_png(4, 4));
 }
