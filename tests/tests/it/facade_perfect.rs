@@ -446,7 +446,11 @@ async fn a_task_error_is_a_typed_engine_code_and_free() {
             .await
             .unwrap();
         let error = task.wait().await.expect_err("the engine fails");
-        assert_eq!(error.code(), Some(&ErrorCode::PerfectEngine(expected)), "{sent}");
+        assert_eq!(
+            error.code(),
+            Some(&ErrorCode::PerfectEngine(expected)),
+            "{sent}"
+        );
         match &error {
             Error::JobFailed { job_id, .. } => assert_eq!(job_id, task.id()),
             other => panic!("{other:?}"),

@@ -8,6 +8,7 @@
 //! ```
 
 mod client_core;
+mod docs;
 mod documented_fields;
 mod facade_hitpaw;
 mod facade_hotpot;
