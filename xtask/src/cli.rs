@@ -128,9 +128,24 @@ fn codegen_all(root: &Path, check: bool) -> Result<ExitCode> {
     if findings > 0 {
         bail!("{findings} lint finding(s); fix the specs first");
     }
+    // One thread per spec: most of the time goes to rustfmt processes, which then overlap.
+    let generated: Vec<Result<codegen::Generated>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = specs
+            .iter()
+            .map(|spec| scope.spawn(move || codegen::generate(spec, root)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("code generation panicked")))
+            })
+            .collect()
+    });
     let mut expected = BTreeMap::new();
-    for spec in &specs {
-        expected.extend(codegen::generate(spec, root)?.files);
+    for result in generated {
+        expected.extend(result?.files);
     }
     if check {
         let drift = codegen::drift(&expected, root)?;
