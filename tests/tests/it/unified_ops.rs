@@ -189,7 +189,7 @@ fn assert_refused_before_sending<T: std::fmt::Debug>(
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn every_provider_offering_a_cutout_makes_the_background_transparent() {
     let sandbox = start().await;
     let offers = offers(Task::RemoveBackground);
@@ -227,7 +227,7 @@ async fn every_provider_offering_a_cutout_makes_the_background_transparent() {
     assert!(spec_violations(&sandbox).is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn a_cutout_format_is_produced_where_offered_and_refused_before_sending_elsewhere() {
     let sandbox = start().await;
     let (mut produced, mut refused) = (0, 0);
@@ -264,7 +264,7 @@ async fn a_cutout_format_is_produced_where_offered_and_refused_before_sending_el
     assert!(refused > 0);
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn every_upscaler_multiplies_both_sides_by_each_factor_it_offers() {
     let sandbox = start().await;
     let offers = offers(Task::Upscale);
@@ -293,7 +293,7 @@ async fn every_upscaler_multiplies_both_sides_by_each_factor_it_offers() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn every_colorizer_adds_colour_to_a_grey_picture() {
     let sandbox = start().await;
     let grey = grey_png(32, 8);
@@ -326,7 +326,7 @@ async fn every_colorizer_adds_colour_to_a_grey_picture() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn every_restorer_keeps_the_size_and_only_some_remove_scratches() {
     let sandbox = start().await;
     let offers = offers(Task::Restore);
@@ -354,7 +354,7 @@ async fn every_restorer_keeps_the_size_and_only_some_remove_scratches() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn every_generator_answers_a_prompt_with_its_kind_of_result() {
     let sandbox = start().await;
     let offers = offers(Task::Generate);
@@ -398,7 +398,7 @@ async fn every_generator_answers_a_prompt_with_its_kind_of_result() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn a_503_moves_the_task_to_the_next_provider_and_only_that_one_charges() {
     // The submission route of each provider that cuts out, and the provider tried next.
     let perfect_run = Feature::BackgroundRemoval
@@ -458,7 +458,7 @@ async fn a_503_moves_the_task_to_the_next_provider_and_only_that_one_charges() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn when_every_provider_is_unavailable_the_error_keeps_every_attempt() {
     let sandbox = start().await;
     for (provider, path) in [
@@ -493,7 +493,7 @@ async fn when_every_provider_is_unavailable_the_error_keeps_every_attempt() {
     assert!(sandbox.charges().is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn reported_credits_match_the_sandbox_accounts() {
     let sandbox = start().await;
     let providers = providers(&sandbox);
@@ -534,7 +534,7 @@ async fn reported_credits_match_the_sandbox_accounts() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn a_submission_that_may_have_been_charged_stops_the_run() {
     for fault in [Fault::Status(500), Fault::DropAfterProcessing] {
         let sandbox = start().await;
@@ -575,7 +575,7 @@ async fn a_submission_that_may_have_been_charged_stops_the_run() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn a_hitpaw_job_whose_wait_fails_is_charged_and_never_moves_on() {
     let sandbox = start().await;
     // Every status poll is refused: retryable, yet the coins were taken at submission.
@@ -624,7 +624,7 @@ async fn a_hitpaw_job_whose_wait_fails_is_charged_and_never_moves_on() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn a_refusal_of_one_provider_moves_on_without_anything_sent() {
     let sandbox = start().await;
     let providers = providers(&sandbox);
@@ -689,7 +689,7 @@ async fn a_refusal_of_one_provider_moves_on_without_anything_sent() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn input_every_provider_refuses_stops_before_any_provider() {
     let sandbox = start().await;
     let providers = providers(&sandbox);
@@ -706,7 +706,7 @@ async fn input_every_provider_refuses_stops_before_any_provider() {
     assert!(sandbox.traffic().is_empty(), "no provider was called");
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(start_paused = true)]
 async fn available_lists_the_configured_providers_that_offer_a_task() {
     let sandbox = start().await;
     // One of Perfect's APIs at a time: they share one place among the clients.
