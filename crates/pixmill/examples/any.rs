@@ -10,10 +10,11 @@
 //! JSON line.
 //!
 //! When no provider variable is set (`HOTPOT_API_KEY`, `HITPAW_API_KEY`, `SEGMIND_API_KEY`,
-//! `PERFECT_CLIENT_ID` with `PERFECT_CLIENT_SECRET`), it runs against an in-process sandbox of
-//! all four providers. Otherwise it uses the providers whose variables are set, the first able
-//! to do the task first, moving to the next only when a failure charged nothing; this spends
-//! credits.
+//! and for Perfect `PERFECT_API_KEY` or `PERFECT_CLIENT_ID` with `PERFECT_CLIENT_SECRET`), it
+//! runs against an in-process sandbox of all four providers, Perfect through its V2 API.
+//! Otherwise it uses the providers whose variables are set (Perfect's V2 API when
+//! `PERFECT_API_KEY` is set), the first able to do the task first, moving to the next only
+//! when a failure charged nothing; this spends credits.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -104,7 +105,8 @@ fn request(task: Task, subject: Option<String>) -> Request {
     }
 }
 
-/// A client of every provider, pointed at the sandbox.
+/// A client of every provider, pointed at the sandbox; Perfect through its V2 API, as
+/// `Providers::from_env` picks it when `PERFECT_API_KEY` is set.
 fn sandbox_providers(sandbox: &Sandbox) -> pixmill::Result<Providers> {
     let credentials = sandbox.credentials();
     // Sandbox jobs finish in half a second; the providers' own cadences are seconds.
@@ -130,9 +132,8 @@ fn sandbox_providers(sandbox: &Sandbox) -> pixmill::Result<Providers> {
                 .build()?,
         )
         .with(
-            pixmill::perfect::Client::builder()
-                .client_id(credentials.perfect_client_id.clone())
-                .client_secret(credentials.perfect_client_secret.clone())
+            pixmill::perfect::v2::Client::builder()
+                .api_key(credentials.perfect_api_key.clone())
                 .base_url(sandbox.base_url(Provider::Perfect))
                 .poll_policy(polls)
                 .build()?,

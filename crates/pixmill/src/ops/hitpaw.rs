@@ -21,6 +21,7 @@ const RESTORE_MODEL: Model = Model::SharpenDenoise1x;
 
 pub(super) const ENTRY: Entry = Entry {
     provider: PROVIDER,
+    stands_for: None,
     offer,
     from_env: keyed_from_env::<Service>,
 };

@@ -14,6 +14,7 @@ const PROVIDER: Provider = Provider::Hotpot;
 
 pub(super) const ENTRY: Entry = Entry {
     provider: PROVIDER,
+    stands_for: None,
     offer,
     from_env: keyed_from_env::<Service>,
 };

@@ -34,41 +34,74 @@
 //!
 //! # Tasks and providers
 //!
-//! What each provider does, with which options and inputs. Every row comes from the specs'
-//! facts (enums, `x-limits`, `x-result-formats`, Perfect's feature table); [`table`] renders
-//! it and a test keeps this copy equal to it.
+//! What each provider does, with which options and inputs; Perfect's two APIs each have their
+//! rows. Every row comes from the specs' facts (enums, `x-limits`, `x-result-formats`,
+//! Perfect's feature tables); [`table`] renders it and a test keeps this copy equal to it.
 //!
 //! | task | provider | operation | options | input |
 //! |---|---|---|---|---|
 //! | remove background | Hotpot | `remove_background` | result png | an image file |
 //! | remove background | HitPaw | `image_segmentation` | result png | jpg, jpeg, png, webp; or a URL |
 //! | remove background | Perfect Corp | `background_removal` | result png, webp | jpg, png; at most 10485759 bytes; long side at most 4096 px |
+//! | remove background | Perfect Corp (V2) | `background_removal` | – | jpg, png; at most 10485759 bytes; long side at most 4096 px; or a URL |
 //! | upscale | Hotpot | `supersize_image` | factor 2, 4, 8, 16 | an image file |
 //! | upscale | HitPaw | `photo_enhancer` (`general_2x`, `general_4x`) | factor 2, 4 | bmp, jpeg, jpg, png, jfif, tga, tiff, webp, heif; at most 70 MP; output at most 432 MP; or a URL |
 //! | upscale | Perfect Corp | `enhance` | factor 2, 4 | jpg, png; at most 10485759 bytes; long side at most 4096 px |
+//! | upscale | Perfect Corp (V2) | `enhance` | factor 2, 4 | jpg, jpeg, png; at most 10485759 bytes; long side at most 4096 px; or a URL |
 //! | colorize | Hotpot | `colorize_picture` | – | an image file |
 //! | colorize | Perfect Corp | `colorize` | – | jpg, png; at most 10485759 bytes; long side at most 4096 px |
+//! | colorize | Perfect Corp (V2) | `colorize` | – | jpg, jpeg, png; at most 10485759 bytes; long side at most 4096 px; or a URL |
 //! | restore | Hotpot | `restore_picture` | scratch removal | an image file |
 //! | restore | HitPaw | `photo_enhancer` (`sharpen_denoise_1x`) | – | bmp, jpeg, jpg, png, jfif, tga, tiff, webp, heif; at most 70 MP; output at most 432 MP; or a URL |
 //! | restore | Perfect Corp | `enhance` (scale 1) | – | jpg, png; at most 10485759 bytes; long side at most 4096 px |
+//! | restore | Perfect Corp (V2) | `enhance` (scale 1) | – | jpg, jpeg, png; at most 10485759 bytes; long side at most 4096 px; or a URL |
 //! | generate | Segmind | `hotshot_xl` | result gif; animation | a prompt |
 //! | generate | Perfect Corp | `text_to_image` | result jpg | a prompt |
+//! | generate | Perfect Corp (V2) | `text_to_image` | – | a prompt |
 //!
 //! Defaults where the providers differ:
 //!
 //! - **Remove background**: the result comes in the provider's first listed format (PNG
-//!   everywhere); [`RemoveBackground::format`] picks another where one is offered.
+//!   wherever a spec lists one); [`RemoveBackground::format`] picks another where one is
+//!   offered. Perfect's V2 spec names no result format, so V2 promises none and refuses any
+//!   format asked for.
 //! - **Upscale**: Hotpot with its default image style and no noise cancellation; HitPaw with
-//!   its `general_*` models; Perfect with the `enhance` scale equal to the factor. A factor
-//!   below 2 is no upscale and is refused for every provider.
-//! - **Colorize**: Hotpot's render factor is the middle of its documented range.
+//!   its `general_*` models; Perfect (both APIs) with the `enhance` scale equal to the
+//!   factor. A factor below 2 is no upscale and is refused for every provider.
+//! - **Colorize**: Hotpot's render factor is the middle of its documented range; Perfect's V2
+//!   gives several variants, of which the result is the first.
 //! - **Restore**: Hotpot removes scratches only when asked ([`Restore::remove_scratches`],
-//!   which only Hotpot offers); HitPaw denoises with `sharpen_denoise_1x`; Perfect enhances at
-//!   scale 1.
+//!   which only Hotpot offers); HitPaw denoises with `sharpen_denoise_1x`; Perfect (both
+//!   APIs) enhances at scale 1.
 //! - **Generate**: Segmind renders a GIF animation with the spec's defaults; Perfect renders a
-//!   still image in the style given by [`Generate::perfect_style`], or else the first style of
-//!   the first group of its text-to-image catalogue (two catalogue reads, which cost
-//!   nothing). [`Generate::animated`] picks one kind.
+//!   still image from its template text-to-image feature. Its older API uses the style given
+//!   by [`Generate::perfect_style`], or else the first style of the first group of its
+//!   catalogue (two catalogue reads, which cost nothing); its V2 API uses the template given
+//!   by [`Generate::perfect_v2_template`], or else the first template of its catalogue (one
+//!   read). Each API refuses a choice made only for the other's catalogue.
+//!   [`Generate::animated`] picks one kind.
+//!
+//! Where a spec documents a price (`x-cost`) and the answer reports none, as with Perfect,
+//! [`TaskResult::credits`] is that price, marked [`CreditBasis::Documented`].
+//!
+//! # Perfect's two APIs
+//!
+//! Perfect Corp has an older API ([`crate::perfect`], a client id and an RSA secret) and a
+//! current one, V2 ([`crate::perfect::v2`], an API key). They are one provider with one
+//! place among the clients, filled by either API:
+//!
+//! - [`Providers::from_env`] takes V2 when `PERFECT_API_KEY` is set, and the older API only
+//!   when `PERFECT_CLIENT_ID` and `PERFECT_CLIENT_SECRET` are set without it. With both set,
+//!   V2 wins and the pair is not read (so half a pair beside a key is no error).
+//!   [`Providers::with`] keeps the last Perfect client given, of either API.
+//! - [`Provider::Perfect`] names whichever API has the client: asking for it with a V2
+//!   client runs V2. [`Provider::PerfectV2`] names V2 alone.
+//! - What is reported names the API that ran: [`Providers::configured`],
+//!   [`Providers::available`], [`TaskResult::provider`] and [`Attempt::provider`] say
+//!   [`Provider::PerfectV2`] (`perfect-v2` in reports) for V2, so a result says which API,
+//!   and so which credentials, made it.
+//! - [`offer`], [`offers`] and [`table`] describe each API apart, since their offers differ
+//!   (the older one chooses result formats, V2 takes URLs).
 //!
 //! # Falling back
 //!
@@ -81,8 +114,11 @@
 //! - and nothing may have been charged ([`Charge::Nothing`]): the failure came before the
 //!   submission, or the submission certainly did not reach the provider. HitPaw takes its
 //!   coins when it accepts a job, so a failure while waiting for a HitPaw job never moves on;
-//!   Perfect charges a task only when it succeeds, but a task whose wait failed may still
-//!   succeed, so that never moves on either; [`Error::OutcomeUnknown`] never does.
+//!   Perfect (both APIs) charges a task only when it succeeds, but a task whose wait failed
+//!   may still succeed, so that never moves on either; [`Error::OutcomeUnknown`] never does.
+//!   Perfect's V2 run task has no idempotency key, so once it may have reached Perfect (a
+//!   connection broken after sending, a 5xx other than 503) it is neither sent again nor
+//!   followed by another provider.
 //!
 //! Input that every provider would refuse (a file that is not an image, an empty prompt, an
 //! upscale factor below 2) fails at once, before any provider is tried. Every failed attempt
@@ -105,6 +141,8 @@ mod hitpaw;
 mod hotpot;
 #[cfg(feature = "perfect")]
 mod perfect;
+#[cfg(feature = "perfect")]
+mod perfect_v2;
 #[cfg(feature = "segmind")]
 mod segmind;
 
@@ -119,12 +157,17 @@ const PROVIDERS: &[Entry] = &[
     segmind::ENTRY,
     #[cfg(feature = "perfect")]
     perfect::ENTRY,
+    #[cfg(feature = "perfect")]
+    perfect_v2::ENTRY,
 ];
 
 /// One provider of [`PROVIDERS`]: what it offers and how its client is built from the
 /// environment.
 struct Entry {
     provider: Provider,
+    /// The provider whose name this one also answers to and whose place among the clients it
+    /// takes: Perfect's V2 stands for [`Provider::Perfect`].
+    stands_for: Option<Provider>,
     offer: fn(Task) -> Option<Offer>,
     /// `Ok(None)` when the provider's variables are not set.
     from_env: fn() -> Result<Option<ProviderClient>, Error>,
@@ -145,6 +188,13 @@ where
 
 fn entry(provider: Provider) -> Option<&'static Entry> {
     PROVIDERS.iter().find(|entry| entry.provider == provider)
+}
+
+/// The place of a provider's client in [`Providers`]: the provider it stands for, or its own.
+fn slot(provider: Provider) -> Provider {
+    entry(provider)
+        .and_then(|entry| entry.stands_for)
+        .unwrap_or(provider)
 }
 
 /// A task several providers can do.
@@ -336,6 +386,8 @@ pub struct Generate {
     animated: Option<bool>,
     #[cfg(feature = "perfect")]
     perfect_style: Option<crate::perfect::StyleChoice>,
+    #[cfg(feature = "perfect")]
+    perfect_v2_template: Option<String>,
 }
 
 impl Generate {
@@ -346,6 +398,8 @@ impl Generate {
             animated: None,
             #[cfg(feature = "perfect")]
             perfect_style: None,
+            #[cfg(feature = "perfect")]
+            perfect_v2_template: None,
         }
     }
 
@@ -356,11 +410,22 @@ impl Generate {
         self
     }
 
-    /// The text-to-image style Perfect uses (default: the first style of the first group of
-    /// its catalogue). Other providers have no catalogue and ignore it.
+    /// The text-to-image style Perfect's older API uses (default: the first style of the first
+    /// group of its catalogue). Providers without a catalogue ignore it; Perfect's V2 API, whose
+    /// catalogue is another, refuses it unless [`Generate::perfect_v2_template`] is also given.
     #[cfg(feature = "perfect")]
     pub fn perfect_style(mut self, style: crate::perfect::StyleChoice) -> Self {
         self.perfect_style = Some(style);
+        self
+    }
+
+    /// The text-to-image template Perfect's V2 API uses, an id from
+    /// [`crate::perfect::v2::Client::templates`] (default: the first template of its
+    /// catalogue). Providers without a catalogue ignore it; Perfect's older API refuses it
+    /// unless [`Generate::perfect_style`] is also given.
+    #[cfg(feature = "perfect")]
+    pub fn perfect_v2_template(mut self, template_id: impl Into<String>) -> Self {
+        self.perfect_v2_template = Some(template_id.into());
         self
     }
 
@@ -574,13 +639,18 @@ impl Offer {
         }
     }
 
-    /// Refuses a result format this offer does not list.
+    /// Refuses a result format this offer does not list; with no format listed, any format
+    /// asked for, since none is promised.
     fn check_format(&self, format: Option<ImageFormat>) -> Result<(), Error> {
         match format {
             Some(format) if !self.formats.contains(&format) => Err(Error::Unsupported {
                 provider: self.provider,
                 option: format!("{} as {format}", self.task),
-                reason: format!("its result comes as {}", list(&self.formats)),
+                reason: if self.formats.is_empty() {
+                    "its spec names no format for the result, nor a way to choose one".into()
+                } else {
+                    format!("its result comes as {}", list(&self.formats))
+                },
             }),
             _ => Ok(()),
         }
@@ -776,6 +846,24 @@ impl Credits {
             basis: CreditBasis::Reported,
         }
     }
+
+    /// The documented price in credits of one result, when `costs` (a spec's `x-cost`) has one
+    /// that applies to every request, or to a request whose `setting` (field, value) it names.
+    #[cfg_attr(not(feature = "perfect"), allow(dead_code))]
+    pub(crate) fn documented(
+        costs: &[pixmill_spec::Cost],
+        setting: Option<(&str, &str)>,
+    ) -> Option<Credits> {
+        let cost = match setting {
+            Some((field, value)) => pixmill_spec::Cost::select(costs, field, value),
+            None => costs.iter().find(|cost| cost.applies_to.is_none()),
+        }?;
+        Some(Credits {
+            amount: cost.units,
+            unit: CreditUnit::Credits,
+            basis: CreditBasis::Documented,
+        })
+    }
 }
 
 impl Serialize for Credits {
@@ -907,6 +995,19 @@ impl Failure {
         }
     }
 
+    /// A failure while waiting for a task of a provider that charges only success (Perfect,
+    /// both APIs): a task that ended in error cost nothing; one whose wait failed otherwise may
+    /// still succeed, and then it is charged.
+    #[cfg_attr(not(feature = "perfect"), allow(dead_code))]
+    fn waiting_for_success(error: Error, job_id: &str) -> Failure {
+        let charge = if matches!(error, Error::JobFailed { .. }) {
+            Charge::Nothing
+        } else {
+            Charge::Possible
+        };
+        Failure::waiting(error, job_id, charge)
+    }
+
     /// A failure while waiting for an accepted job.
     fn waiting(error: Error, job_id: &str, charge: Charge) -> Failure {
         Failure {
@@ -1009,10 +1110,12 @@ impl Providers {
     }
 
     /// A client for every provider whose variables are set, each built by its module's
-    /// `ClientBuilder::from_env()` (`HOTPOT_API_KEY`, `HITPAW_API_KEY`, `SEGMIND_API_KEY`,
-    /// `PERFECT_CLIENT_ID` with `PERFECT_CLIENT_SECRET`; each `*_BASE_URL` when set). A
-    /// provider without its variables is left out; one whose variables are set but unusable
-    /// (half of Perfect's pair, a malformed secret or URL) is an error.
+    /// `ClientBuilder::from_env()` (`HOTPOT_API_KEY`, `HITPAW_API_KEY`, `SEGMIND_API_KEY`;
+    /// for Perfect, `PERFECT_API_KEY` for its V2 API or else `PERFECT_CLIENT_ID` with
+    /// `PERFECT_CLIENT_SECRET` for the older one; each `*_BASE_URL` when set). A provider
+    /// without its variables is left out; one whose variables are set but unusable (half of
+    /// Perfect's pair, a malformed secret or URL) is an error. With `PERFECT_API_KEY` set,
+    /// Perfect's pair is not read at all (see [Perfect's two APIs](self#perfects-two-apis)).
     pub fn from_env() -> Result<Providers, Error> {
         let mut providers = Providers::new();
         for entry in PROVIDERS {
@@ -1023,11 +1126,12 @@ impl Providers {
         Ok(providers)
     }
 
-    /// Adds a provider's client, replacing any earlier one of the same provider.
+    /// Adds a provider's client, replacing any earlier one of the same provider. Perfect's two
+    /// APIs count as one provider: a V2 client replaces an older one, and the other way round.
     pub fn with(mut self, client: impl Into<ProviderClient>) -> Providers {
         let client = client.into();
-        let provider = client.provider();
-        self.clients.retain(|c| c.provider() != provider);
+        let place = slot(client.provider());
+        self.clients.retain(|c| slot(c.provider()) != place);
         self.clients.push(client);
         let position =
             |c: &ProviderClient| PROVIDERS.iter().position(|e| e.provider == c.provider());
@@ -1035,7 +1139,7 @@ impl Providers {
         self
     }
 
-    /// The providers with a client.
+    /// The providers with a client ([`Provider::PerfectV2`] for a client of Perfect's V2 API).
     pub fn configured(&self) -> Vec<Provider> {
         self.clients.iter().map(ProviderClient::provider).collect()
     }
@@ -1053,21 +1157,32 @@ impl Providers {
         self.clients.iter().find(|c| c.provider() == provider)
     }
 
+    /// The provider that runs what is asked of `provider`: the configured one standing for it
+    /// (Perfect's V2 for [`Provider::Perfect`]), or else `provider` itself.
+    fn resolve(&self, provider: Provider) -> Provider {
+        self.configured()
+            .into_iter()
+            .find(|configured| entry(*configured).and_then(|e| e.stands_for) == Some(provider))
+            .unwrap_or(provider)
+    }
+
     /// Runs `request` on `provider` alone; its failure is returned as it is.
+    /// [`Provider::Perfect`] is whichever of Perfect's APIs has a client.
     pub async fn run_on(
         &self,
         provider: Provider,
         request: impl Into<Request>,
     ) -> Result<TaskResult, Error> {
         let request = request.into().checked().await?;
-        self.attempt(provider, &request)
+        self.attempt(self.resolve(provider), &request)
             .await
             .map_err(|attempt| attempt.error)
     }
 
     /// Runs `request` on the first provider of `preference` that succeeds, moving on only as
-    /// the [module docs](self#falling-back) say. When none succeeds, the error is
-    /// [`Error::TaskFailed`] with every attempt.
+    /// the [module docs](self#falling-back) say. [`Provider::Perfect`] is whichever of
+    /// Perfect's APIs has a client; a provider named twice is tried once. When none succeeds,
+    /// the error is [`Error::TaskFailed`] with every attempt.
     pub async fn run(
         &self,
         request: impl Into<Request>,
@@ -1077,11 +1192,14 @@ impl Providers {
         let task = request.task();
         let request = request.checked().await?;
         let mut attempts: Vec<Attempt> = Vec::new();
-        for (index, provider) in preference.iter().enumerate() {
-            if preference[..index].contains(provider) {
+        let mut tried: Vec<Provider> = Vec::new();
+        for provider in preference {
+            let provider = self.resolve(*provider);
+            if tried.contains(&provider) {
                 continue;
             }
-            match self.attempt(*provider, &request).await {
+            tried.push(provider);
+            match self.attempt(provider, &request).await {
                 Ok(mut result) => {
                     result.failed_attempts = attempts;
                     return Ok(result);

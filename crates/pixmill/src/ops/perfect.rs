@@ -1,13 +1,13 @@
-//! Perfect's tasks: uploads, then a task Perfect charges only when it succeeds.
+//! Perfect's tasks on its older API: uploads, then a task Perfect charges only when it
+//! succeeds.
 
 use futures_util::TryStreamExt as _;
-use pixmill_spec::Cost;
 
 use super::{
-    Backend, Charge, CreditBasis, CreditUnit, Credits, Done, Entry, Failure, Offer, ProviderClient,
-    Request, Task, formats, not_offered_failure,
+    Backend, Credits, Done, Entry, Failure, Offer, ProviderClient, Request, Task, formats,
+    not_offered_failure,
 };
-use crate::client::{BoxFuture, env};
+use crate::client::{BoxFuture, KeyedService as _, env};
 use crate::error::{Error, Provider};
 use crate::perfect::{
     CLIENT_ID_VAR, CLIENT_SECRET_VAR, Client, ClientBuilder, Feature, OutputFormat, Scale,
@@ -18,6 +18,7 @@ const PROVIDER: Provider = Provider::Perfect;
 
 pub(super) const ENTRY: Entry = Entry {
     provider: PROVIDER,
+    stands_for: None,
     offer,
     from_env,
 };
@@ -70,6 +71,10 @@ fn offer(task: Task) -> Option<Offer> {
 }
 
 fn from_env() -> Result<Option<ProviderClient>, Error> {
+    // With an API key, Perfect is its V2 API and the pair is not read.
+    if env(crate::perfect::v2::Service::KEY_VAR).is_some() {
+        return Ok(None);
+    }
     // Half of the pair set is a mistake to report, not a provider to leave out.
     if env(CLIENT_ID_VAR).is_none() && env(CLIENT_SECRET_VAR).is_none() {
         return Ok(None);
@@ -86,16 +91,11 @@ impl From<Client> for ProviderClient {
 /// The documented price of a result of `feature`, when its spec states one that applies to
 /// every request (or to the request's `scale`).
 fn documented_credits(feature: Feature, scale: Option<Scale>) -> Option<Credits> {
-    let costs = feature.facts().costs;
-    let cost = match scale {
-        Some(scale) => Cost::select(costs, "scale", &scale.value().to_string()),
-        None => costs.iter().find(|cost| cost.applies_to.is_none()),
-    }?;
-    Some(Credits {
-        amount: cost.units,
-        unit: CreditUnit::Credits,
-        basis: CreditBasis::Documented,
-    })
+    let scale = scale.map(|scale| scale.value().to_string());
+    Credits::documented(
+        feature.facts().costs,
+        scale.as_deref().map(|value| ("scale", value)),
+    )
 }
 
 /// The output format standing for `format`, among those the feature offers.
@@ -150,16 +150,10 @@ impl Client {
     ) -> Result<Done, Failure> {
         let prepared = request.prepare().await.map_err(Failure::preparing)?;
         let task = prepared.submit().await.map_err(Failure::submitting)?;
-        let output = task.wait().await.map_err(|error| {
-            // A task that ended in error is not charged; one whose wait failed otherwise may
-            // still succeed, and then it is.
-            let charge = if matches!(error, Error::JobFailed { .. }) {
-                Charge::Nothing
-            } else {
-                Charge::Possible
-            };
-            Failure::waiting(error, task.id(), charge)
-        })?;
+        let output = task
+            .wait()
+            .await
+            .map_err(|error| Failure::waiting_for_success(error, task.id()))?;
         Ok(Done {
             output: output.result().clone(),
             job_id: Some(task.id().to_string()),
@@ -216,6 +210,15 @@ impl Backend for Client {
                     generate
                         .check_kind(PROVIDER, offered.animated)
                         .map_err(Failure::preparing)?;
+                    if generate.perfect_v2_template.is_some() && generate.perfect_style.is_none() {
+                        return Err(Failure::preparing(Error::Unsupported {
+                            provider: PROVIDER,
+                            option: "generate with a template of Perfect's V2 catalogue".into(),
+                            reason: "its older API takes styles of its own catalogue \
+                                     (`Generate::perfect_style`)"
+                                .into(),
+                        }));
+                    }
                     let style = match generate.perfect_style {
                         Some(style) => style,
                         None => self

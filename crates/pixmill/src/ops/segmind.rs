@@ -15,6 +15,7 @@ const PROVIDER: Provider = Provider::Segmind;
 
 pub(super) const ENTRY: Entry = Entry {
     provider: PROVIDER,
+    stands_for: None,
     offer,
     from_env: keyed_from_env::<Service>,
 };

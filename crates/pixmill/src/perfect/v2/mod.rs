@@ -749,6 +749,11 @@ impl TaskRequest {
     /// again, since that could start and charge a second task. Uploads before it are retried
     /// like reads.
     pub async fn send(self) -> Result<Task, Error> {
+        self.prepare().await?.submit().await
+    }
+
+    /// Everything before the run-task call: checks and uploads. Nothing is charged yet.
+    pub(crate) async fn prepare(self) -> Result<PreparedTask, Error> {
         let TaskRequest {
             client,
             feature,
@@ -789,6 +794,31 @@ impl TaskRequest {
             sources.push((*slot, source));
         }
         let body = run_body(facts, &sources, &params)?;
+        Ok(PreparedTask {
+            client,
+            feature,
+            body,
+        })
+    }
+}
+
+/// A task whose inputs passed every check and are uploaded: what is left is the run-task
+/// call, the one request that can charge. A caller that moves on to another provider needs to
+/// tell a failure before it from one of it.
+pub(crate) struct PreparedTask {
+    client: Client,
+    feature: Feature,
+    body: Value,
+}
+
+impl PreparedTask {
+    /// Starts the task (retried only as [`TaskRequest::send`] says).
+    pub(crate) async fn submit(self) -> Result<Task, Error> {
+        let PreparedTask {
+            client,
+            feature,
+            body,
+        } = self;
         let api = &client.inner.api;
         let answer = client
             .inner
@@ -808,7 +838,7 @@ impl TaskRequest {
         }
         tracing::info!(provider = %PROVIDER, feature = feature.name(), job_id = %task_id, "task submitted");
         Ok(Task {
-            client: client.clone(),
+            client,
             feature,
             id: task_id,
         })
