@@ -245,6 +245,11 @@ pub trait Action: Send + Sync {
     /// Checks the item against the documented limits without sending anything.
     fn check<'a>(&'a self, item: &'a Item) -> BoxFuture<'a, Checked>;
 
+    /// The provider doing the work, when there is only one.
+    fn provider(&self) -> Option<Provider> {
+        None
+    }
+
     /// Whether results are files (commands that print colours write none, and are never
     /// skipped).
     fn writes_files(&self) -> bool {
@@ -304,12 +309,14 @@ pub struct Record {
 
 impl Record {
     fn new(item: &Item, status: Status) -> Record {
+        let error =
+            (status == Status::Cancelled).then(|| "not started: the run was stopped".to_string());
         Record {
             input: item.label.clone(),
             status,
             outputs: Vec::new(),
             provider: None,
-            error: None,
+            error,
             error_kind: None,
             charge: Charge::Nothing,
             job_id: None,
@@ -458,12 +465,17 @@ async fn one(
     }
     display.stage(index, &item.label, "waiting");
     let _slot = tokio::select! {
+        // A stop wins over a slot freed by the stop itself.
+        biased;
+        () = stopped(stop.clone()) => return Record::new(item, Status::Cancelled),
         slot = slots.acquire() => match slot {
             Ok(slot) => slot,
             Err(_) => return Record::new(item, Status::Cancelled),
         },
-        () = stopped(stop.clone()) => return Record::new(item, Status::Cancelled),
     };
+    if *stop.borrow() {
+        return Record::new(item, Status::Cancelled);
+    }
     if settings.dry_run {
         display.stage(index, &item.label, "checking");
         return checked(item, action.check(item).await);
@@ -487,6 +499,7 @@ async fn one(
         produced = observe(observer, action.run(item)) => produced,
         () = stopped(stop) => {
             let mut record = Record::new(item, Status::Interrupted);
+            record.provider = action.provider();
             let reached = reached.lock().ok().and_then(|r| *r);
             if reached == Some(Activity::Processing) {
                 record.charge = Charge::Possible;

@@ -104,7 +104,7 @@ impl Command {
                     model_scale(model),
                     None,
                 );
-                (images, out, Op::new("enhance", run, check))
+                (images, out, Op::new(PROVIDER, "enhance", run, check))
             }
             Command::Segment { images, out } => {
                 let run = move |item: Item| {
@@ -121,7 +121,7 @@ impl Command {
                     1,
                     None,
                 );
-                (images, out, Op::new("segment", run, check))
+                (images, out, Op::new(PROVIDER, "segment", run, check))
             }
         };
         let name = crate::batch::Action::name(&op).to_string();

@@ -188,6 +188,7 @@ where
     let client = setup.client(Setup::hotpot)?;
     let call = std::sync::Arc::new(call);
     Ok(Op::new(
+        PROVIDER,
         name,
         move |item: Item| {
             let client = client.clone();
@@ -296,6 +297,7 @@ impl Command {
             Command::Colors { images, jobs } => {
                 let client = setup.client(Setup::hotpot)?;
                 let op = Op::new(
+                    PROVIDER,
                     "colors",
                     move |item: Item| {
                         let client = client.clone();
@@ -324,6 +326,7 @@ impl Command {
                 let client = setup.client(Setup::hotpot)?;
                 let label = colours(&hints).join(" ");
                 let op = Op::new(
+                    PROVIDER,
                     "palette",
                     move |_item: Item| {
                         let client = client.clone();
@@ -352,6 +355,7 @@ impl Command {
                 let client = setup.client(Setup::hotpot)?;
                 let label = translation.texts.join(" | ");
                 let op = Op::new(
+                    PROVIDER,
                     "translate",
                     move |_item: Item| {
                         let client = client.clone();
@@ -397,6 +401,7 @@ impl Command {
                 let name = format!("{}-graphic", design_id.trim());
                 let label = design_id.clone();
                 let op = Op::new(
+                    PROVIDER,
                     "graphic",
                     move |_item: Item| {
                         let request = client.get().map(|client| {

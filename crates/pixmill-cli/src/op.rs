@@ -13,6 +13,7 @@ type CheckFn = Box<dyn Fn(Item) -> BoxFuture<'static, Checked> + Send + Sync>;
 
 /// One operation of one provider.
 pub struct Op {
+    provider: Provider,
     name: String,
     run: RunFn,
     check: CheckFn,
@@ -21,12 +22,13 @@ pub struct Op {
 
 impl Op {
     /// An operation named `name` (the suffix of its result names).
-    pub fn new<R, C>(name: impl Into<String>, run: R, check: C) -> Op
+    pub fn new<R, C>(provider: Provider, name: impl Into<String>, run: R, check: C) -> Op
     where
         R: Fn(Item) -> BoxFuture<'static, Result<Produced, Failed>> + Send + Sync + 'static,
         C: Fn(Item) -> BoxFuture<'static, Checked> + Send + Sync + 'static,
     {
         Op {
+            provider,
             name: name.into(),
             run: Box::new(run),
             check: Box::new(check),
@@ -56,6 +58,10 @@ impl Action for Op {
 
     fn check<'a>(&'a self, item: &'a Item) -> BoxFuture<'a, Checked> {
         (self.check)(item.clone())
+    }
+
+    fn provider(&self) -> Option<Provider> {
+        Some(self.provider)
     }
 
     fn writes_files(&self) -> bool {

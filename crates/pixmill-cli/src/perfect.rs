@@ -206,7 +206,7 @@ fn feature_op(
     let name = feature.name().replace('_', "-");
     let operation = feature.name();
     Ok(if prompt {
-        Op::new(name, run, text_check(PROVIDER, operation, price))
+        Op::new(PROVIDER, name, run, text_check(PROVIDER, operation, price))
     } else {
         let check = image_check(
             PROVIDER,
@@ -215,7 +215,7 @@ fn feature_op(
             1,
             price,
         );
-        Op::new(name, run, check)
+        Op::new(PROVIDER, name, run, check)
     })
 }
 

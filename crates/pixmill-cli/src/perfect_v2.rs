@@ -276,7 +276,7 @@ fn feature_op(
     let name = feature.name().replace('_', "-");
     let operation = feature.name();
     Ok(match takes {
-        Takes::Prompts => Op::new(name, run, text_check(PROVIDER, operation, price)),
+        Takes::Prompts => Op::new(PROVIDER, name, run, text_check(PROVIDER, operation, price)),
         Takes::Images => {
             let check = image_check(
                 PROVIDER,
@@ -285,7 +285,7 @@ fn feature_op(
                 1,
                 price,
             );
-            Op::new(name, run, check)
+            Op::new(PROVIDER, name, run, check)
         }
     })
 }

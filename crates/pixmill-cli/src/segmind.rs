@@ -102,7 +102,12 @@ impl Command {
                 Ok(produced)
             }) as BoxFuture<'static, _>
         };
-        let op = Op::new("animate", run, text_check(PROVIDER, "hotshot_xl", None));
+        let op = Op::new(
+            PROVIDER,
+            "animate",
+            run,
+            text_check(PROVIDER, "hotshot_xl", None),
+        );
         let items = inputs::prompts(&prompts.prompts, &out.out_dir, "animate");
         Ok(Plan::new(items, op.boxed(), out.jobs, out.overwrite))
     }

@@ -117,6 +117,13 @@ impl Action for TaskAction {
         self.options.task().id()
     }
 
+    fn provider(&self) -> Option<Provider> {
+        match self.preference.as_slice() {
+            [only] => Some(*only),
+            _ => None,
+        }
+    }
+
     fn run<'a>(&'a self, item: &'a Item) -> BoxFuture<'a, Result<Produced, Failed>> {
         Box::pin(async move {
             let request = self.options.request(item)?;
