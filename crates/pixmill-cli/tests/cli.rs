@@ -407,6 +407,13 @@ fn ctrl_c_stops_the_batch_and_lists_what_may_have_been_charged() {
         );
         seen.push_str(&line);
     }
+    // The stage is reported as the submission leaves; stop once HitPaw has taken the job.
+    for _ in 0..500 {
+        if !world.sandbox().charges().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let signal = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -417,15 +424,12 @@ fn ctrl_c_stops_the_batch_and_lists_what_may_have_been_charged() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(1), "{seen}{rest}");
     assert!(rest.contains("1 interrupted"), "{rest}");
-    assert!(rest.contains("7 cancelled"), "{rest}");
-    assert!(
-        rest.contains("photo1.png (HitPaw, charge possible)"),
-        "{rest}"
-    );
-    assert!(
-        rest.contains("cancelled"),
-        "the other items never started: {rest}"
-    );
+    // Which items got the single slot before the stop is up to the scheduler; none started
+    // after it.
+    let rows = |status: &str| rest.lines().filter(|l| l.starts_with(status)).count();
+    assert_eq!(rows("cancelled ") + rows("failed "), 9, "{rest}");
+    assert_eq!(rows("done "), 0, "{rest}");
+    assert!(rest.contains(".png (HitPaw, charge possible)"), "{rest}");
     assert!(
         rest.contains("may have been charged without a result"),
         "{rest}"
