@@ -559,10 +559,10 @@ async fn save(
     product: Product,
     display: &Arc<Display>,
 ) -> Result<PathBuf, String> {
-    let extension = product
+    let known = product
         .extension
-        .or_else(|| product.output.format().map(|f| f.extension()))
-        .unwrap_or("bin");
+        .or_else(|| product.output.format().map(|f| f.extension()));
+    let extension = known.unwrap_or(UNKNOWN);
     let mut name = file_name(&item.out_base);
     if let Some(suffix) = &product.suffix {
         name.push('-');
@@ -586,7 +586,34 @@ async fn save(
         .save(&path)
         .await
         .map_err(|e| format!("the result could not be saved to {}: {e}", path.display()))?;
-    Ok(path)
+    if known.is_some() {
+        return Ok(path);
+    }
+    // Neither the provider nor the URL said the format: the file's header does.
+    let Some(format) = sniff(&path).await else {
+        return Ok(path);
+    };
+    let named = path.with_extension(format.extension());
+    tokio::fs::rename(&path, &named).await.map_err(|e| {
+        format!(
+            "cannot rename {} to {}: {e}",
+            path.display(),
+            named.display()
+        )
+    })?;
+    Ok(named)
+}
+
+/// The extension of a result whose format is unknown.
+const UNKNOWN: &str = "bin";
+
+/// The image format of a file, from its first bytes.
+async fn sniff(path: &Path) -> Option<pixmill::ImageFormat> {
+    use tokio::io::AsyncReadExt as _;
+    let mut header = Vec::with_capacity(64);
+    let file = tokio::fs::File::open(path).await.ok()?;
+    file.take(64).read_to_end(&mut header).await.ok()?;
+    pixmill::ImageFormat::detect(&header)
 }
 
 pub fn file_name(path: &Path) -> String {

@@ -37,7 +37,7 @@ pub enum Command {
     },
     /// Cut the subject out, with its mask (`image_segmentation`).
     #[command(
-        after_help = "Example:\n  pixmill hitpaw segment products/ -o cutouts/   # <name>-segment.png and <name>-segment-mask.png"
+        after_help = "Example:\n  pixmill hitpaw segment products/ -o cutouts/   # <name>-hitpaw-segment.png and <name>-hitpaw-segment-mask.png"
     )]
     Segment {
         #[command(flatten)]

@@ -398,7 +398,7 @@ impl Command {
                 out,
             } => {
                 let client = setup.client(Setup::hotpot)?;
-                let name = format!("{}-graphic", design_id.trim());
+                let stem = design_id.trim().to_string();
                 let label = design_id.clone();
                 let op = Op::new(
                     PROVIDER,
@@ -418,6 +418,7 @@ impl Command {
                     },
                     text_check(PROVIDER, "create_graphic", None),
                 );
+                let name = format!("{stem}-{}", op_name(&op));
                 let items = inputs::whole(label, &out.out_dir, &name);
                 return Ok(Plan::new(items, op.boxed(), 1, out.overwrite));
             }

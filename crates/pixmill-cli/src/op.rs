@@ -21,7 +21,7 @@ pub struct Op {
 }
 
 impl Op {
-    /// An operation named `name` (the suffix of its result names).
+    /// The operation `name` of `provider`; results are named `<input>-<provider>-<name>`.
     pub fn new<R, C>(provider: Provider, name: impl Into<String>, run: R, check: C) -> Op
     where
         R: Fn(Item) -> BoxFuture<'static, Result<Produced, Failed>> + Send + Sync + 'static,
@@ -29,7 +29,9 @@ impl Op {
     {
         Op {
             provider,
-            name: name.into(),
+            // The provider in the name keeps results of different providers' operations of
+            // the same name (`enhance`) apart in one directory.
+            name: format!("{}-{}", provider.id(), name.into()),
             run: Box::new(run),
             check: Box::new(check),
             writes_files: true,

@@ -338,7 +338,11 @@ impl Command {
                 let build: Build =
                     Arc::new(move |client, item| Ok(client.text_to_image(item.prompt(), style)));
                 let op = feature_op(setup, Feature::TextToImage, None, build, true)?;
-                let items = inputs::prompts(&prompts.prompts, &out.out_dir, "text-to-image");
+                let items = inputs::prompts(
+                    &prompts.prompts,
+                    &out.out_dir,
+                    crate::batch::Action::name(&op),
+                );
                 return Ok(Work::Batch(Plan::new(
                     items,
                     op.boxed(),
@@ -352,7 +356,7 @@ impl Command {
             }
         };
         let op = feature_op(setup, feature, scale, build, false)?;
-        let name = feature.name().replace('_', "-");
+        let name = crate::batch::Action::name(&op).to_string();
         let items = inputs::images(&images.inputs, images.recursive, &out.out_dir, &name)?;
         Ok(Work::Batch(Plan::new(
             items,

@@ -333,7 +333,7 @@ impl Command {
                 let items = inputs::prompts(
                     &prompts.prompts,
                     &out.out_dir,
-                    &feature.name().replace('_', "-"),
+                    crate::batch::Action::name(&op),
                 );
                 Ok(Work::Batch(Plan::new(
                     items,
@@ -477,7 +477,7 @@ impl Command {
                 });
                 let feature = Feature::YoucamImageToImage;
                 let op = feature_op(setup, feature, None, build, Takes::Prompts)?;
-                let name = feature.name().replace('_', "-");
+                let name = crate::batch::Action::name(&op).to_string();
                 let items = inputs::prompts(&[label], &out.out_dir, &name);
                 return Ok(Work::Batch(Plan::new(items, op.boxed(), 1, out.overwrite)));
             }
@@ -487,7 +487,7 @@ impl Command {
             }
         };
         let op = feature_op(setup, feature, scale, build, Takes::Images)?;
-        let name = feature.name().replace('_', "-");
+        let name = crate::batch::Action::name(&op).to_string();
         let items = inputs::images(&images.inputs, images.recursive, &out.out_dir, &name)?;
         Ok(Work::Batch(Plan::new(
             items,

@@ -108,7 +108,11 @@ impl Command {
             run,
             text_check(PROVIDER, "hotshot_xl", None),
         );
-        let items = inputs::prompts(&prompts.prompts, &out.out_dir, "animate");
+        let items = inputs::prompts(
+            &prompts.prompts,
+            &out.out_dir,
+            crate::batch::Action::name(&op),
+        );
         Ok(Plan::new(items, op.boxed(), out.jobs, out.overwrite))
     }
 }

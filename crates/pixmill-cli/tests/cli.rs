@@ -349,7 +349,10 @@ fn the_sandbox_mode_runs_jobs_and_catalogues_without_keys() {
     );
     assert_eq!(
         files_in(dir.path()),
-        ["sample-segment-mask.png", "sample-segment.png"]
+        [
+            "sample-hitpaw-segment-mask.png",
+            "sample-hitpaw-segment.png"
+        ]
     );
     let line = &json_lines(&output.stdout)[0];
     assert_eq!(line["credits"]["unit"], "coins");
