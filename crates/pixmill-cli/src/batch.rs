@@ -489,10 +489,13 @@ async fn one(
         let display = display.clone();
         let label = item.label.clone();
         move |activity: Activity| {
-            if let Ok(mut reached) = reached.lock() {
-                *reached = Some(activity);
+            let Ok(mut reached) = reached.lock() else {
+                return;
+            };
+            // Each poll reports `processing` again; only a new stage is worth showing.
+            if reached.replace(activity) != Some(activity) {
+                display.stage(index, &label, activity.name());
             }
-            display.stage(index, &label, activity.name());
         }
     };
     let produced = tokio::select! {

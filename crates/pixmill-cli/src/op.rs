@@ -6,7 +6,7 @@ use pixmill::raw::spec::InputLimits;
 use pixmill::{ImageInput, Provider};
 use serde_json::json;
 
-use crate::batch::{Action, BoxFuture, Checked, Failed, Item, Price, Produced};
+use crate::batch::{Action, BoxFuture, Charge, Checked, Failed, Item, Price, Produced, Product};
 
 type RunFn = Box<dyn Fn(Item) -> BoxFuture<'static, Result<Produced, Failed>> + Send + Sync>;
 type CheckFn = Box<dyn Fn(Item) -> BoxFuture<'static, Checked> + Send + Sync>;
@@ -137,4 +137,34 @@ pub fn text_check(
 /// Credits a provider's answer reported.
 pub fn reported(amount: f64, unit: &str) -> serde_json::Value {
     json!({"amount": amount, "unit": unit, "basis": "reported"})
+}
+
+/// A finished task of either Perfect API: its files in order (numbered from the second), the
+/// ages of an aging series, its id and its documented price.
+pub fn task_result(
+    provider: Provider,
+    task_id: &str,
+    files: Vec<(pixmill::Output, Option<i32>)>,
+    credits: Option<serde_json::Value>,
+) -> Produced {
+    let ages: Vec<Option<i32>> = files.iter().map(|(_, age)| *age).collect();
+    let mut produced = Produced::new(provider);
+    produced.files = Product::series(files.into_iter().map(|(output, _)| output));
+    if ages.iter().any(Option::is_some) {
+        produced.extra.insert("ages".into(), json!(ages));
+    }
+    produced.job_id = Some(task_id.to_string());
+    produced.credits = credits;
+    produced
+}
+
+/// A Perfect task whose wait failed (either API): the engine's own error charges nothing;
+/// any other failure leaves a task that may still succeed, and then it is charged.
+pub fn task_wait_failed(error: pixmill::Error, task_id: &str) -> Failed {
+    let charge = if matches!(error, pixmill::Error::JobFailed { .. }) {
+        Charge::Nothing
+    } else {
+        Charge::Possible
+    };
+    Failed::waiting(error, charge, task_id)
 }

@@ -9,9 +9,9 @@ use pixmill::perfect::{Client, Feature, OutputFormat, Scale, StyleChoice, TaskRe
 use pixmill::{Error, ErrorKind, Provider};
 use serde_json::json;
 
-use crate::batch::{BoxFuture, Charge, Failed, Item, Produced, Product};
+use crate::batch::{BoxFuture, Charge, Failed, Item, Produced};
 use crate::cli::{Images, Out, Prompts, documented, parse_style};
-use crate::op::{Op, image_check, text_check};
+use crate::op::{Op, image_check, task_result, task_wait_failed, text_check};
 use crate::setup::Setup;
 use crate::{Plan, Work, inputs, prices};
 
@@ -157,23 +157,16 @@ async fn complete(
         let charge = in_doubt(&error);
         Failed::charged(error, charge)
     })?;
-    let output = task.wait().await.map_err(|error| {
-        let charge = if matches!(error, Error::JobFailed { .. }) {
-            Charge::Nothing
-        } else {
-            Charge::Possible
-        };
-        Failed::waiting(error, charge, task.id())
-    })?;
-    let mut produced = Produced::new(PROVIDER);
-    produced.files = Product::series(output.files().iter().map(|f| f.output().clone()));
-    let ages: Vec<Option<i32>> = output.files().iter().map(|f| f.res_age).collect();
-    if ages.iter().any(Option::is_some) {
-        produced.extra.insert("ages".into(), json!(ages));
-    }
-    produced.job_id = Some(task.id().to_string());
-    produced.credits = credits;
-    Ok(produced)
+    let output = task
+        .wait()
+        .await
+        .map_err(|error| task_wait_failed(error, task.id()))?;
+    let files = output
+        .files()
+        .iter()
+        .map(|file| (file.output().clone(), file.res_age))
+        .collect();
+    Ok(task_result(PROVIDER, task.id(), files, credits))
 }
 
 /// Whether a failed run-task may have started a task: it is retried safely thanks to its
@@ -238,6 +231,16 @@ impl Command {
                 });
                 Ok::<_, anyhow::Error>((feature, args.images, args.out, build, None))
             };
+        let plain = |feature: Feature, args: Plain, method: fn(&Client, PathBuf) -> TaskRequest| {
+            let output = args.output;
+            let build: Build = Arc::new(move |client, item| {
+                Ok(with_output(
+                    method(client, item.image()?.to_path_buf()),
+                    output,
+                ))
+            });
+            (feature, args.images, args.out, build, None)
+        };
         let (feature, images, out, build, scale) = match self {
             Command::HairStyle(args) => {
                 styled(Feature::HairStyle, args, |c, p, s| c.hair_style(p, s))?
@@ -252,45 +255,11 @@ impl Command {
             Command::HairVolume(args) => {
                 styled(Feature::HairVolume, args, |c, p, s| c.hair_volume(p, s))?
             }
-            Command::Aging(Plain {
-                images,
-                out,
-                output,
-            }) => {
-                let build: Build = Arc::new(move |client, item| {
-                    Ok(with_output(
-                        client.aging(item.image()?.to_path_buf()),
-                        output,
-                    ))
-                });
-                (Feature::Aging, images, out, build, None)
-            }
-            Command::Colorize(Plain {
-                images,
-                out,
-                output,
-            }) => {
-                let build: Build = Arc::new(move |client, item| {
-                    Ok(with_output(
-                        client.colorize(item.image()?.to_path_buf()),
-                        output,
-                    ))
-                });
-                (Feature::Colorize, images, out, build, None)
-            }
-            Command::BackgroundRemoval(Plain {
-                images,
-                out,
-                output,
-            }) => {
-                let build: Build = Arc::new(move |client, item| {
-                    Ok(with_output(
-                        client.background_removal(item.image()?.to_path_buf()),
-                        output,
-                    ))
-                });
-                (Feature::BackgroundRemoval, images, out, build, None)
-            }
+            Command::Aging(args) => plain(Feature::Aging, args, |c, p| c.aging(p)),
+            Command::Colorize(args) => plain(Feature::Colorize, args, |c, p| c.colorize(p)),
+            Command::BackgroundRemoval(args) => plain(Feature::BackgroundRemoval, args, |c, p| {
+                c.background_removal(p)
+            }),
             Command::MakeupTransfer(Paired {
                 images,
                 out,

@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use futures_util::TryStreamExt as _;
+use pixmill::Provider;
 use pixmill::perfect::v2::{Client, Feature, HairColor, Hairstyle, ImageSize, Scale, TaskRequest};
 use pixmill::raw::perfect_v2::constants::{hair_color, youcam_text_to_image_size};
-use pixmill::{Error, Provider};
 use serde_json::json;
 
-use crate::batch::{BoxFuture, Charge, Failed, Item, Produced, Product};
+use crate::batch::{BoxFuture, Failed, Item, Produced};
 use crate::cli::{Images, Out, Prompts, documented};
-use crate::op::{Op, image_check, text_check};
+use crate::op::{Op, image_check, task_result, task_wait_failed, text_check};
 use crate::perfect::parse_feature;
 use crate::setup::Setup;
 use crate::{Plan, Work, inputs, prices};
@@ -234,23 +234,16 @@ async fn complete(
     credits: Option<serde_json::Value>,
 ) -> Result<Produced, Failed> {
     let task = request.send().await?;
-    let output = task.wait().await.map_err(|error| {
-        let charge = if matches!(error, Error::JobFailed { .. }) {
-            Charge::Nothing
-        } else {
-            Charge::Possible
-        };
-        Failed::waiting(error, charge, task.id())
-    })?;
-    let mut produced = Produced::new(PROVIDER);
-    produced.files = Product::series(output.files().iter().map(|f| f.output().clone()));
-    let ages: Vec<Option<i32>> = output.files().iter().map(|f| f.res_age).collect();
-    if ages.iter().any(Option::is_some) {
-        produced.extra.insert("ages".into(), json!(ages));
-    }
-    produced.job_id = Some(task.id().to_string());
-    produced.credits = credits;
-    Ok(produced)
+    let output = task
+        .wait()
+        .await
+        .map_err(|error| task_wait_failed(error, task.id()))?;
+    let files = output
+        .files()
+        .iter()
+        .map(|file| (file.output().clone(), file.res_age))
+        .collect();
+    Ok(task_result(PROVIDER, task.id(), files, credits))
 }
 
 enum Takes {

@@ -77,13 +77,10 @@ mod tests {
     async fn stages_reach_the_observer_of_their_scope_only() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
-        observe(
-            move |activity| log.lock().unwrap().push(activity),
-            async {
-                report(Activity::Uploading);
-                report(Activity::Processing);
-            },
-        )
+        observe(move |activity| log.lock().unwrap().push(activity), async {
+            report(Activity::Uploading);
+            report(Activity::Processing);
+        })
         .await;
         // Outside any scope: nobody listens, nothing fails.
         report(Activity::Queued);
