@@ -221,6 +221,10 @@ impl Core {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<ResponseValue<T>, ApiError<E>>>,
     {
+        if safety == Safety::Charged {
+            // A charged call starts the provider's work (and possibly its bill).
+            crate::activity::report(crate::activity::Activity::Processing);
+        }
         let call = self.call_for(operation, safety);
         let generation = AtomicU64::new(u64::MAX);
         let mut refreshed = false;

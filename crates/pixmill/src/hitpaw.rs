@@ -156,6 +156,7 @@ impl Client {
     }
 
     async fn upload_loaded(&self, loaded: &Loaded) -> Result<String, Error> {
+        crate::activity::report(crate::activity::Activity::Uploading);
         let body = api::types::PresignPutRequest::builder()
             .content_type(presign_type(loaded.info.format)?)
             .expire_seconds(api::constants::presign_put_request::EXPIRE_SECONDS_DEFAULT)

@@ -173,6 +173,18 @@ impl ImageInput {
     }
 }
 
+impl ImageInput {
+    /// Format, dimensions and size of a local input, read from its header alone (a file is
+    /// not loaded whole), for checking it against limits with [`ImageInfo::check`] before
+    /// deciding to send it. A URL has no local header and is refused.
+    pub async fn info(&self) -> Result<ImageInfo, InputError> {
+        match self.inspect().await? {
+            Inspected::Bytes(bytes) => ImageInfo::read(&bytes),
+            Inspected::File(_, info) => Ok(info),
+        }
+    }
+}
+
 impl fmt::Debug for ImageInput {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("ImageInput");
@@ -386,9 +398,28 @@ impl ImageInfo {
         f64::from(self.width) * f64::from(self.height) / 1e6
     }
 
-    /// Checks this image against a documented limit set; `scale` is the output's scale factor
-    /// per side (for output-size limits).
-    pub(crate) fn check(
+    /// Checks this image against a documented limit set (an operation's `limits` from the
+    /// generated crates, or [`crate::ops::Offer::limits`]), the same check every request makes
+    /// before sending; `scale` is the output's scale factor per side (for output-size limits)
+    /// and `operation` names the operation in the error.
+    ///
+    /// ```
+    /// use pixmill::ImageInfo;
+    /// use pixmill::raw::spec::InputLimits;
+    ///
+    /// // The header of a 4000×2000 PNG.
+    /// let header = [
+    ///     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48,
+    ///     0x44, 0x52, 0x00, 0x00, 0x0F, 0xA0, 0x00, 0x00, 0x07, 0xD0, 0x08, 0x02, 0x00, 0x00,
+    ///     0x00,
+    /// ];
+    /// let info = ImageInfo::read(&header)?;
+    /// let small = InputLimits { max_long_side: Some(1024), ..InputLimits::NONE };
+    /// assert!(info.check("enhance", &small, 1).is_err());
+    /// assert!(info.check("enhance", &InputLimits::NONE, 1).is_ok());
+    /// # Ok::<(), pixmill::InputError>(())
+    /// ```
+    pub fn check(
         &self,
         operation: &'static str,
         limits: &InputLimits,

@@ -78,6 +78,7 @@
     allow(dead_code, unused_imports)
 )]
 
+pub mod activity;
 pub mod client;
 mod error;
 mod image;

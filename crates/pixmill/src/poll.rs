@@ -165,6 +165,7 @@ impl Poller<'_> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Poll<T>, Error>>,
     {
+        crate::activity::report(crate::activity::Activity::Processing);
         let span =
             tracing::info_span!("pixmill.wait", provider = %self.provider, job_id = %self.job_id);
         async {

@@ -508,6 +508,7 @@ impl Client {
     }
 
     async fn upload_loaded(&self, feature: Feature, loaded: &Loaded) -> Result<String, Error> {
+        crate::activity::report(crate::activity::Activity::Uploading);
         let facts = feature.facts();
         let format = loaded.info.format;
         // The format's own MIME type when the upload lists it, else an alias it lists.
@@ -844,7 +845,9 @@ impl PreparedTask {
             output,
         } = self;
         let facts = feature.facts();
+        crate::activity::report(crate::activity::Activity::Queued);
         let slot = client.inner.budget.task_slot().await;
+        crate::activity::report(crate::activity::Activity::Processing);
         let request_id = client.inner.next_request_id.fetch_add(1, Ordering::Relaxed);
         let body = run_body(facts, request_id, &ids, params, output);
         let api = &client.inner.api;

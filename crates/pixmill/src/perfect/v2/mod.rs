@@ -469,6 +469,7 @@ impl Client {
     }
 
     async fn upload_loaded(&self, loaded: &Loaded) -> Result<String, Error> {
+        crate::activity::report(crate::activity::Activity::Uploading);
         use api::constants::file_request::FILE_SIZE_MAXIMUM;
         let size = loaded.info.bytes;
         if i64::try_from(size).map_or(true, |size| size > FILE_SIZE_MAXIMUM) {
