@@ -108,13 +108,36 @@ impl Setup {
         }
     }
 
-    /// A provider's client for [`Providers`].
+    /// Whether Perfect's current API has its key here (the sandbox always exports one).
+    fn has_perfect_v2_key(&self) -> bool {
+        match self {
+            Setup::Sandbox(_) => true,
+            Setup::Env { .. } => std::env::var_os(pixmill::perfect::v2::Service::KEY_VAR)
+                .is_some_and(|value| !value.is_empty()),
+        }
+    }
+
+    /// A provider's client for [`Providers`]. `perfect` is the current API when its key is
+    /// set, as in [`Providers::from_env`], and the older one otherwise.
     fn provider(&self, provider: Provider) -> pixmill::Result<pixmill::ops::ProviderClient> {
         Ok(match provider {
             Provider::Hotpot => self.hotpot()?.into(),
             Provider::Hitpaw => self.hitpaw()?.into(),
             Provider::Segmind => self.segmind()?.into(),
-            Provider::Perfect => self.perfect()?.into(),
+            Provider::Perfect if self.has_perfect_v2_key() => self.perfect_v2()?.into(),
+            Provider::Perfect => self
+                .perfect()
+                .map_err(|error| match error {
+                    pixmill::Error::Config(pixmill::ConfigError::MissingVariable(_)) => {
+                        pixmill::ConfigError::MissingVariable(
+                            "PERFECT_API_KEY (or PERFECT_CLIENT_ID and PERFECT_CLIENT_SECRET)",
+                        )
+                        .into()
+                    }
+                    other => other,
+                })?
+                .into(),
+            Provider::PerfectV2 => self.perfect_v2()?.into(),
             other => {
                 return Err(pixmill::ConfigError::Invalid(format!(
                     "{other} runs no unified task; use `pixmill {} ...`",
@@ -133,11 +156,27 @@ impl Setup {
         task: Task,
         named: &[Provider],
     ) -> anyhow::Result<(Providers, Vec<Provider>)> {
-        let able: Vec<Provider> = offers(task).iter().map(|offer| offer.provider).collect();
+        // Either Perfect API offering the task makes `perfect` able; which API runs it is
+        // decided by the credentials (see `provider`).
+        let mut able: Vec<Provider> = Vec::new();
+        for offer in offers(task) {
+            let provider = match offer.provider {
+                Provider::PerfectV2 => Provider::Perfect,
+                other => other,
+            };
+            if !able.contains(&provider) {
+                able.push(provider);
+            }
+        }
         let mut providers = Providers::new();
         if !named.is_empty() {
             for provider in named {
-                if !able.contains(provider) {
+                let able_here = able.contains(provider)
+                    || (*provider == Provider::PerfectV2
+                        && offers(task)
+                            .iter()
+                            .any(|o| o.provider == Provider::PerfectV2));
+                if !able_here {
                     anyhow::bail!(
                         "{provider} cannot {task}; providers that can: {}",
                         names(&able)
