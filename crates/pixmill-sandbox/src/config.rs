@@ -3,6 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use pixmill_perfect_api::features::Feature;
+use pixmill_spec::RateScope;
+
 /// How a sandbox behaves. `Default` mirrors the providers' documented behaviour where they
 /// document it, with short processing times so tests and examples stay fast.
 ///
@@ -26,15 +29,16 @@ pub struct SandboxConfig {
     pub perfect_task_duration: Duration,
     /// The `polling_interval` Perfect's status answers carry.
     pub perfect_polling_interval: Duration,
-    /// A Perfect task not polled for this long is lost, as the document warns (10 s).
+    /// A Perfect task not polled for this long is lost (by default the shortest window the
+    /// spec's `x-polling` states).
     pub perfect_task_loss_after: Duration,
-    /// Lifetime of a Perfect access token (2 h).
+    /// Lifetime of a Perfect access token (by default the spec's `x-token-lifetime-seconds`).
     pub perfect_token_ttl: Duration,
     /// How far an `id_token` timestamp may be from the sandbox's clock.
     pub perfect_id_token_skew: Duration,
-    /// Perfect's per-token limit: 100 requests a minute. `None` turns it off.
+    /// Perfect's per-token limit (by default the spec's `x-rate-limits`). `None` turns it off.
     pub perfect_token_limit: Option<RateLimit>,
-    /// Perfect's per-IP limit: 100 requests in 5 minutes. `None` turns it off.
+    /// Perfect's per-IP limit (by default the spec's `x-rate-limits`). `None` turns it off.
     pub perfect_ip_limit: Option<RateLimit>,
     /// Starting balances, in each provider's own unit.
     pub balances: Balances,
@@ -113,17 +117,11 @@ impl Default for SandboxConfig {
             hitpaw_job_duration: Duration::from_millis(500),
             perfect_task_duration: Duration::from_millis(500),
             perfect_polling_interval: Duration::from_millis(1000),
-            perfect_task_loss_after: Duration::from_secs(10),
-            perfect_token_ttl: Duration::from_secs(2 * 60 * 60),
+            perfect_task_loss_after: documented_loss_window(),
+            perfect_token_ttl: pixmill_perfect_api::service::auth::TOKEN_LIFETIME,
             perfect_id_token_skew: Duration::from_secs(5 * 60),
-            perfect_token_limit: Some(RateLimit {
-                max: 100,
-                window: Duration::from_secs(60),
-            }),
-            perfect_ip_limit: Some(RateLimit {
-                max: 100,
-                window: Duration::from_secs(5 * 60),
-            }),
+            perfect_token_limit: documented_limit(RateScope::Token),
+            perfect_ip_limit: documented_limit(RateScope::Ip),
             balances: Balances {
                 hotpot: 1000,
                 hitpaw: 10_000,
@@ -139,4 +137,27 @@ impl Default for SandboxConfig {
             perfect_key: PerfectKey::Fixed,
         }
     }
+}
+
+/// The limit the Perfect spec documents for `scope` (`x-rate-limits`).
+pub(crate) fn documented_limit(scope: RateScope) -> Option<RateLimit> {
+    pixmill_perfect_api::service::RATE_LIMITS
+        .iter()
+        .find(|limit| limit.scope == scope)
+        .map(|limit| RateLimit {
+            max: limit.requests,
+            window: limit.window,
+        })
+}
+
+/// How long Perfect keeps a task nobody polls: the shortest `lost_after` the spec states for
+/// any feature (`x-polling`).
+pub(crate) fn documented_loss_window() -> Duration {
+    Feature::ALL
+        .iter()
+        .flat_map(|feature| feature.facts().polling)
+        .filter_map(|rule| rule.lost_after)
+        .min()
+        // A spec that states no window loses no task.
+        .unwrap_or(Duration::MAX)
 }

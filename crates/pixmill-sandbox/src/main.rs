@@ -34,18 +34,19 @@ struct Args {
     /// The polling_interval Perfect status answers carry, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     perfect_polling_interval_ms: u64,
-    /// Seconds without a poll after which a Perfect task is lost.
-    #[arg(long, default_value_t = 10)]
-    perfect_task_loss_secs: u64,
-    /// Lifetime of Perfect access tokens, in seconds.
-    #[arg(long, default_value_t = 7200)]
-    perfect_token_ttl_secs: u64,
-    /// Perfect's per-token limit as REQUESTS/SECONDS.
-    #[arg(long, default_value = "100/60", value_parser = parse_limit)]
-    perfect_token_limit: RateLimit,
-    /// Perfect's per-IP limit as REQUESTS/SECONDS.
-    #[arg(long, default_value = "100/300", value_parser = parse_limit)]
-    perfect_ip_limit: RateLimit,
+    /// Seconds without a poll after which a Perfect task is lost [default: the spec's
+    /// `x-polling`].
+    #[arg(long)]
+    perfect_task_loss_secs: Option<u64>,
+    /// Lifetime of Perfect access tokens, in seconds [default: the spec's token lifetime].
+    #[arg(long)]
+    perfect_token_ttl_secs: Option<u64>,
+    /// Perfect's per-token limit as REQUESTS/SECONDS [default: the spec's `x-rate-limits`].
+    #[arg(long, value_parser = parse_limit)]
+    perfect_token_limit: Option<RateLimit>,
+    /// Perfect's per-IP limit as REQUESTS/SECONDS [default: the spec's `x-rate-limits`].
+    #[arg(long, value_parser = parse_limit)]
+    perfect_ip_limit: Option<RateLimit>,
     /// Turn off both Perfect rate limits.
     #[arg(long)]
     no_rate_limits: bool,
@@ -81,24 +82,35 @@ async fn main() -> ExitCode {
         )
         .init();
     let args = Args::parse();
-    let limits =
-        (!args.no_rate_limits).then_some((args.perfect_token_limit, args.perfect_ip_limit));
+    // Every setting left out keeps the documented value of `SandboxConfig::default()`.
+    let documented = SandboxConfig::default();
+    let limit = |given: Option<RateLimit>, documented: Option<RateLimit>| {
+        if args.no_rate_limits {
+            None
+        } else {
+            given.or(documented)
+        }
+    };
     let config = SandboxConfig {
         listen: args.listen,
         hitpaw_job_duration: Duration::from_millis(args.hitpaw_job_ms),
         perfect_task_duration: Duration::from_millis(args.perfect_task_ms),
         perfect_polling_interval: Duration::from_millis(args.perfect_polling_interval_ms),
-        perfect_task_loss_after: Duration::from_secs(args.perfect_task_loss_secs),
-        perfect_token_ttl: Duration::from_secs(args.perfect_token_ttl_secs),
-        perfect_token_limit: limits.map(|l| l.0),
-        perfect_ip_limit: limits.map(|l| l.1),
+        perfect_task_loss_after: args
+            .perfect_task_loss_secs
+            .map_or(documented.perfect_task_loss_after, Duration::from_secs),
+        perfect_token_ttl: args
+            .perfect_token_ttl_secs
+            .map_or(documented.perfect_token_ttl, Duration::from_secs),
+        perfect_token_limit: limit(args.perfect_token_limit, documented.perfect_token_limit),
+        perfect_ip_limit: limit(args.perfect_ip_limit, documented.perfect_ip_limit),
         allow_remote_fetch: args.allow_remote_fetch,
         perfect_key: if args.fresh_key {
             PerfectKey::Fresh
         } else {
             PerfectKey::Fixed
         },
-        ..SandboxConfig::default()
+        ..documented
     };
     let sandbox = match Sandbox::start_with(config).await {
         Ok(sandbox) => sandbox,
