@@ -2,8 +2,8 @@
 //! noise cancels out, and prints each figure next to its goal.
 //!
 //! ```text
-//! cargo run --release -p pixmill-bench            # every measurement
-//! cargo run --release -p pixmill-bench -- overhead # one of: overhead memory download polling perfect
+//! cargo measure             # every measurement (an alias of `cargo run --release -p pixmill-bench --`)
+//! cargo measure overhead    # one of: overhead memory download polling perfect codegen
 //! ```
 //!
 //! Memory is measured as the peak resident set (`VmHWM`) of a fresh child process per mode,
@@ -11,6 +11,7 @@
 //! separate process, so their memory never counts. See `docs/PERFORMANCE.md` for the method,
 //! the figures as measured and the physical floor of each.
 
+mod codegen;
 mod memory;
 mod overhead;
 mod perfect;
@@ -50,7 +51,9 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &[String]) -> ExitCode {
-    let all = ["overhead", "memory", "download", "polling", "perfect"];
+    let all = [
+        "overhead", "memory", "download", "polling", "perfect", "codegen",
+    ];
     let wanted: Vec<&str> = if args.is_empty() {
         all.to_vec()
     } else {
@@ -68,7 +71,8 @@ fn run(args: &[String]) -> ExitCode {
             "memory" => memory::measure_hotpot(),
             "download" => memory::measure_download(),
             "polling" => polling::measure(),
-            _ => perfect::measure(),
+            "perfect" => perfect::measure(),
+            _ => codegen::measure(),
         };
         match result {
             Ok(mut more) => {

@@ -1,6 +1,7 @@
 //! Per-call overhead: the facade against raw reqwest doing the same work, interleaved call by
 //! call against the same canned server, so that both see the same machine.
 
+use std::hint::black_box;
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -105,7 +106,7 @@ where
 /// Both kinds of tokio runtime: the multi-threaded one overlaps encoding with sending, the
 /// single-threaded one shows every cycle of work.
 pub fn measure() -> Result<Vec<Figure>, String> {
-    let mut figures = Vec::new();
+    let mut figures = vec![base64_floor()];
     for threads in ["multi-threaded", "single-threaded"] {
         let runtime = if threads == "multi-threaded" {
             tokio::runtime::Builder::new_multi_thread()
@@ -193,4 +194,26 @@ async fn measure_on(threads: &'static str) -> Result<Vec<Figure>, String> {
             },
         },
     ])
+}
+
+/// The floor under any picture round trip: encoding the picture and decoding the answer, in
+/// memory, with nothing else.
+fn base64_floor() -> Figure {
+    let input = picture(10 * 1000 * 1000);
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let text = STANDARD.encode(black_box(&input));
+        let back = STANDARD.decode(black_box(&text)).unwrap_or_default();
+        black_box(back);
+        times.push(started.elapsed().as_secs_f64());
+    }
+    let seconds = median(&mut times);
+    let per_second = input.len() as f64 / seconds / 1e9;
+    Figure {
+        name: "floor: base64 encode + decode, 10 MB".into(),
+        measured: format!("{:.1} ms, {per_second:.2} GB/s", seconds * 1e3),
+        goal: "(floor)".into(),
+        met: true,
+    }
 }
