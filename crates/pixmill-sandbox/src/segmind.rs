@@ -13,6 +13,7 @@ use bytes::Bytes;
 use pixmill_segmind_api::constants::hotshot_xl_request::{STEPS_MAXIMUM, STEPS_MINIMUM};
 use pixmill_segmind_api::enums::Dimension;
 use pixmill_segmind_api::types::HotshotXlRequest;
+use rand::Rng;
 use serde_json::json;
 
 use crate::body;
@@ -27,10 +28,6 @@ const FRAMES: u32 = 8;
 /// Every MP4 answer: a one-second clip of 8 frames at the spec's default size. Video
 /// encoding is not worth carrying for a stand-in, so prompt, seed and size leave it unchanged.
 const CLIP: &[u8] = include_bytes!("../data/hotshot-xl.mp4");
-
-/// The seed used when none is sent: the value the document's form shows. The spec leaves the
-/// field without a default; a fixed seed keeps the sandbox's answers reproducible.
-const UNSEEDED: i64 = 6226;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
@@ -85,7 +82,11 @@ fn settings(bytes: &[u8]) -> Result<Settings, String> {
     let side = |dimension: Dimension| u32::try_from(dimension.value()).unwrap_or(1);
     Ok(Settings {
         mp4: request.mp4,
-        seed: request.seed.unwrap_or(UNSEEDED),
+        // Like the service, a request without a seed gets a random one, reported in
+        // `x-seed-value` so that the caller can reproduce the animation.
+        seed: request
+            .seed
+            .unwrap_or_else(|| rand::thread_rng().gen_range(0..=i64::from(u32::MAX))),
         width: side(request.width),
         height: side(request.height),
         prompt: request.prompt.to_string(),

@@ -60,7 +60,7 @@ async fn the_default_request_saves_a_672x384_gif_with_its_headers() {
         Some(sandbox.balance(Provider::Segmind) as f64)
     );
     assert_eq!(animation.cost(), Some(2.0));
-    assert_eq!(animation.seed(), Some(6226), "the documented default seed");
+    let random_seed = animation.seed().expect("the seed the service drew");
     assert!(animation.generation_time().is_some());
     let charges = sandbox.charges();
     assert_eq!(charges.len(), 1);
@@ -84,6 +84,29 @@ async fn the_default_request_saves_a_672x384_gif_with_its_headers() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert_eq!(names, ["boat.gif"], "no partial file remains");
+
+    // Without a seed every call draws another; the reported one reproduces the animation.
+    let client = client(&sandbox);
+    let unseeded = client
+        .hotshot_xl("a paper boat on a stormy sea")
+        .send()
+        .await
+        .expect("generated");
+    assert_ne!(unseeded.seed(), Some(random_seed), "a fresh random seed");
+    let replayed = client
+        .hotshot_xl("a paper boat on a stormy sea")
+        .seed(random_seed)
+        .send()
+        .await
+        .expect("generated")
+        .bytes()
+        .await
+        .expect("reads");
+    assert_eq!(
+        replayed.as_ref(),
+        bytes.as_slice(),
+        "the reported seed replays"
+    );
     assert_eq!(spec_violations(&sandbox), Vec::<String>::new());
 }
 

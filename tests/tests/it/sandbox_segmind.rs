@@ -133,15 +133,18 @@ async fn defaults_give_a_gif_with_every_header() {
     let sandbox = sandbox().await;
     let client = segmind(&sandbox);
     let start = sandbox.balance(Provider::Segmind);
+    let send_defaults = || async {
+        client
+            .hotshot_xl()
+            .body(request(
+                "a dog running towards you with a smile, hd, high quality",
+            ))
+            .send()
+            .await
+            .expect("hotshot-xl succeeds")
+    };
 
-    let response = client
-        .hotshot_xl()
-        .body(request(
-            "a dog running towards you with a smile, hd, high quality",
-        ))
-        .send()
-        .await
-        .expect("hotshot-xl succeeds");
+    let response = send_defaults().await;
     assert_eq!(response.status(), 200);
     let (headers, body) = collect(response).await;
     assert_eq!(header(&headers, "content-type"), "image/gif");
@@ -164,7 +167,9 @@ async fn defaults_give_a_gif_with_every_header() {
     );
     let seconds: f64 = header(&headers, "x-generation-time").parse().unwrap();
     assert!((0.0..60.0).contains(&seconds), "{seconds}");
-    assert_eq!(header(&headers, "x-seed-value"), "6226", "the default seed");
+    let seed: i64 = header(&headers, "x-seed-value")
+        .parse()
+        .expect("the drawn seed is a number");
     let request_id = header(&headers, "x-request-id");
     assert!(!request_id.is_empty());
 
@@ -174,6 +179,13 @@ async fn defaults_give_a_gif_with_every_header() {
     assert_eq!(charges[0].operation, "hotshot_xl");
     assert_eq!(charges[0].amount, PRICE);
     assert_eq!(charges[0].reference.as_deref(), Some(request_id));
+
+    let (redrawn_headers, _) = collect(send_defaults().await).await;
+    assert_ne!(
+        header(&redrawn_headers, "x-seed-value"),
+        seed.to_string(),
+        "each request without a seed draws another"
+    );
 
     let violations = spec_violations(&sandbox);
     assert!(violations.is_empty(), "{violations:#?}");
