@@ -1,6 +1,6 @@
 //! The machine-readable extensions a spec may carry: `x-limits`, `x-error-codes`, `x-source`,
 //! `x-enum-varnames`, `x-feature`, `x-cost`, `x-rate-limits`, `x-polling`,
-//! `x-token-lifetime-seconds` and `x-result-formats`.
+//! `x-token-lifetime-seconds`, `x-result-formats` and `x-retention`.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -107,6 +107,20 @@ pub struct ResultFormats {
     pub source: Option<String>,
 }
 
+/// The document-wide `x-retention`: how long the provider keeps files and their links.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Uploaded input files.
+    pub uploads_seconds: Option<u64>,
+    /// Result files.
+    pub results_seconds: Option<u64>,
+    /// Result download URLs.
+    pub result_urls_seconds: Option<u64>,
+    #[serde(rename = "x-source")]
+    pub source: Option<String>,
+}
+
 /// Roles an operation of an `x-feature` tag may play; its id is `<feature>_<role>`.
 pub const FEATURE_ROLES: &[&str] = &[
     "create_file",
@@ -208,6 +222,25 @@ pub fn parse_rate_limits(value: &Value) -> Result<Vec<RateLimitRow>, String> {
         check_source("x-rate-limits", &row.source)?;
     }
     Ok(rows)
+}
+
+/// Parses the document's `x-retention`: at least one positive number of seconds.
+pub fn parse_retention(value: &Value) -> Result<Retention, String> {
+    let retention: Retention =
+        serde_json::from_value(value.clone()).map_err(|e| format!("malformed x-retention: {e}"))?;
+    let periods = [
+        retention.uploads_seconds,
+        retention.results_seconds,
+        retention.result_urls_seconds,
+    ];
+    if periods.iter().all(Option::is_none) {
+        return Err("x-retention states no period".into());
+    }
+    if periods.contains(&Some(0)) {
+        return Err("x-retention: every period must be positive".into());
+    }
+    check_source("x-retention", &retention.source)?;
+    Ok(retention)
 }
 
 /// Parses an `x-polling` value.

@@ -331,7 +331,7 @@ impl Kind {
     fn extensions(self) -> &'static [&'static str] {
         const PROVENANCE: &[&str] = &["x-source", "x-doc-conflict"];
         match self {
-            Kind::Root => &["x-rate-limits"],
+            Kind::Root => &["x-rate-limits", "x-retention"],
             Kind::Tag => &["x-feature"],
             Kind::Operation => &[
                 "x-source",
@@ -562,6 +562,7 @@ impl<'a> Linter<'a> {
             "x-error-codes" => facts::parse_error_codes(value).err(),
             "x-cost" => facts::parse_costs(value).err(),
             "x-rate-limits" => facts::parse_rate_limits(value).err(),
+            "x-retention" => facts::parse_retention(value).err(),
             "x-polling" => facts::parse_polling(value).err(),
             "x-token-lifetime-seconds" => facts::parse_token_lifetime(value).err(),
             "x-result-formats" => facts::parse_result_formats(value).err(),

@@ -448,7 +448,7 @@ async fn presign_put(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) ->
         .collect();
     let object_key = format!("{}-{safe_name}", shared.new_id("up-"));
     let lifetime = Duration::from_secs(expire as u64);
-    let upload_url = shared.presign(&object_key, &content_type, Instant::now() + lifetime);
+    let upload_url = shared.presign(&object_key, &content_type, Some(lifetime));
     let expire_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|now| (now + lifetime).as_secs())

@@ -20,7 +20,8 @@
 //! - Hotpot, Segmind: one credit per call ([`SandboxConfig::hotpot_price`],
 //!   [`SandboxConfig::segmind_price`]); an invalid Segmind parameter answers 400 `{error}`.
 //!   Every Segmind MP4 answer is the same one-second H.264 clip at the spec's default size,
-//!   whatever the prompt, seed and size; GIF answers follow all three.
+//!   whatever the prompt, seed and size; GIF answers follow all three. A request without a
+//!   seed gets a random one, reported in `x-seed-value`.
 //! - Every provider: a `null` anywhere in a request body and an empty string where the spec
 //!   asks for at least one character are refused with the provider's error for a bad
 //!   parameter, naming the field (``` `files[0].file_name` must not be empty ```).
@@ -38,7 +39,8 @@
 //! - Perfect V2: a bad API key answers 401 `InvalidApiKey`; tasks take as long as the older
 //!   API's, carry no `polling_interval`, and expire after the older API's 10-second window
 //!   (400 `InvalidTaskId` from then on, free); units are the shared Perfect balance at each
-//!   feature's documented price, taken on success; URL inputs are fetched like HitPaw's.
+//!   feature's documented price, taken on success; URL inputs are fetched like HitPaw's;
+//!   upload slots stay open as long as the older API keeps uploads.
 //! - Result and upload files are served by the sandbox itself under `/_files/` and
 //!   `/_uploads/`, style thumbnails under `/_thumbs/`.
 //! - Perfect's client secret belongs to a key pair committed with the sandbox, so a sandbox

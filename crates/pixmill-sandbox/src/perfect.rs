@@ -20,6 +20,7 @@ use pixmill_perfect_api::constants::parameters::{
     PAGE_SIZE_DEFAULT, PAGE_SIZE_MAXIMUM, PAGE_SIZE_MINIMUM,
 };
 use pixmill_perfect_api::features::Feature;
+use pixmill_perfect_api::service::RETENTION;
 use pixmill_perfect_api::types::{self, EngineErrorCode};
 use rand::Rng as _;
 use serde_json::{Value, json};
@@ -380,12 +381,7 @@ async fn create_file(
         let file_id = perfect_id();
         // The id holds `/`, so the object gets a key of its own to be served under.
         let key = shared.new_id("perfect-");
-        // Uploaded files are kept for a day, as the document says.
-        let url = shared.presign(
-            &key,
-            &content_type,
-            Instant::now() + Duration::from_secs(86_400),
-        );
+        let url = shared.presign(&key, &content_type, RETENTION.uploads);
         lock(&shared.perfect)
             .files
             .insert(file_id.clone(), StoredFile { key });

@@ -277,11 +277,12 @@ async fn create_file(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) ->
         }
         let file_id = state.new_id();
         let key = format!("perfect-v2-file-{}", state.next);
-        // The documents do not say how long an upload slot lasts; a day, like the older API.
+        // The V2 documents do not say how long an upload slot lasts: as long as in the older
+        // API, whose files live on the same storage.
         let url = shared.presign(
             &key,
             &content_type,
-            Instant::now() + Duration::from_secs(86_400),
+            pixmill_perfect_api::service::RETENTION.uploads,
         );
         state.files.insert(file_id.clone(), StoredFile { key });
         answered.push(json!({

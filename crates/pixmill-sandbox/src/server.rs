@@ -221,7 +221,10 @@ async fn upload(
     let Some(pending) = blobs.pending.get(&key).cloned() else {
         return plain(StatusCode::FORBIDDEN, "no presigned upload for this key");
     };
-    if Instant::now() > pending.expires {
+    if pending
+        .expires
+        .is_some_and(|expires| Instant::now() > expires)
+    {
         return plain(StatusCode::FORBIDDEN, "the presigned upload has expired");
     }
     let sent = headers

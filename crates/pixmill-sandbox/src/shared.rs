@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::time::Instant;
 
 use bytes::Bytes;
@@ -40,7 +41,8 @@ pub(crate) struct Blob {
 #[derive(Clone, Debug)]
 pub(crate) struct PendingUpload {
     pub content_type: String,
-    pub expires: Instant,
+    /// `None`: the slot never expires.
+    pub expires: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -114,8 +116,14 @@ impl Shared {
         format!("{}/_files/{key}", self.origin)
     }
 
-    /// Opens a presigned upload slot and returns its URL.
-    pub(crate) fn presign(&self, key: &str, content_type: &str, expires: Instant) -> String {
+    /// Opens a presigned upload slot, open for `lifetime` (or for ever), and returns its URL.
+    pub(crate) fn presign(
+        &self,
+        key: &str,
+        content_type: &str,
+        lifetime: Option<Duration>,
+    ) -> String {
+        let expires = lifetime.and_then(|lifetime| Instant::now().checked_add(lifetime));
         lock(&self.blobs).pending.insert(
             key.to_string(),
             PendingUpload {

@@ -144,7 +144,7 @@ pub mod features;
 mod operations;
 mod values;
 
-pub use operations::{AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope};
+pub use operations::{AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention};
 pub use values::UndocumentedValue;
 
 #[cfg(feature = "examples")]

@@ -43,6 +43,21 @@ pub struct RateLimit {
     pub source: &'static str,
 }
 
+/// How long a provider keeps files and their download links.
+///
+/// Every field is `None` when the provider documents no such period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Uploaded input files are deleted after this long.
+    pub uploads: Option<Duration>,
+    /// Result files are deleted after this long.
+    pub results: Option<Duration>,
+    /// Result download URLs stop working after this long.
+    pub result_urls: Option<Duration>,
+    /// Where the numbers come from: `docs`, `public-code` or `inferred`.
+    pub source: &'static str,
+}
+
 /// How often a job may or must be polled.
 ///
 /// Every field is `None` when the provider documents no such rule.

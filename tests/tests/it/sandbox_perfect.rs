@@ -529,6 +529,30 @@ async fn access_tokens_expire_after_their_ttl() {
 // Uploads
 
 #[tokio::test(start_paused = true)]
+async fn upload_slots_close_after_the_documented_retention() {
+    let sandbox = start(unlimited()).await;
+    let client = perfect(&sandbox).await;
+    let retention = pixmill_perfect_api::service::RETENTION
+        .uploads
+        .expect("the spec states how long uploads are kept");
+    let early = create_file!(client.enhance_create_file(), ImageContentType::ImagePng);
+    let late = create_file!(client.enhance_create_file(), ImageContentType::ImagePng);
+
+    tokio::time::advance(retention - Duration::from_secs(1)).await;
+    assert_eq!(
+        put_upload(&early, sample_png(8, 8)).await,
+        200,
+        "still open"
+    );
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert_eq!(
+        put_upload(&late, sample_png(8, 8)).await,
+        403,
+        "closed once the retention has passed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn uploads_need_exactly_the_signed_request() {
     let sandbox = start(unlimited()).await;
     let client = perfect(&sandbox).await;

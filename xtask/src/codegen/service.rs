@@ -1,6 +1,6 @@
 //! `service.rs`: how the API is reached and may be used: its server and auth scheme, and the
-//! facts of `x-rate-limits`, `x-polling`, `x-token-lifetime-seconds`, `x-cost` and
-//! `x-result-formats`.
+//! facts of `x-rate-limits`, `x-retention`, `x-polling`, `x-token-lifetime-seconds`, `x-cost`
+//! and `x-result-formats`.
 
 use std::fmt::Write as _;
 
@@ -47,6 +47,23 @@ pub fn module(spec: &Spec) -> Result<Option<String>> {
             );
         }
         let _ = writeln!(body, "];\n");
+    }
+    if let Some(value) = spec.json.get("x-retention") {
+        let retention = facts::parse_retention(value).map_err(fail("/x-retention".into()))?;
+        let seconds = |period: Option<u64>| match period {
+            Some(seconds) => format!("Some(Duration::from_secs({seconds}))"),
+            None => "None".into(),
+        };
+        let _ = writeln!(
+            body,
+            "/// How long the provider keeps files and their download links.
+             pub const RETENTION: Retention = Retention {{ uploads: {}, results: {}, result_urls: {}, source: {:?} }};
+",
+            seconds(retention.uploads_seconds),
+            seconds(retention.results_seconds),
+            seconds(retention.result_urls_seconds),
+            retention.source.as_deref().unwrap_or("docs")
+        );
     }
     for op in spec.operations() {
         let mut items = String::new();
@@ -122,11 +139,11 @@ pub fn module(spec: &Spec) -> Result<Option<String>> {
     }
     Ok(Some(format!(
         "//! How the API of `specs/{}.yaml` is reached and may be used: server, auth scheme, rate\n\
-         //! limits, polling, token lifetimes and prices.\n\n\
+         //! limits, file retention, polling, token lifetimes and prices.\n\n\
          #[allow(unused_imports)]\n\
          use std::time::Duration;\n\n\
          #[allow(unused_imports)]\n\
-         use pixmill_spec::{{AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope}};\n\n{body}",
+         use pixmill_spec::{{AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention}};\n\n{body}",
         spec.provider
     )))
 }

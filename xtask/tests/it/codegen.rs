@@ -169,6 +169,17 @@ fn every_kind_of_spec_fact_reaches_the_generated_code() {
             after: "requests: 20,",
         },
         Case {
+            kind: "file retention",
+            spec: ("minimal", MINIMAL),
+            file: "service.rs",
+            before: "uploads: Some(Duration::from_secs(3600)),\n    results: None,",
+            edit: (
+                "{uploads_seconds: 3600}",
+                "{uploads_seconds: 3600, results_seconds: 60}",
+            ),
+            after: "results: Some(Duration::from_secs(60)),",
+        },
+        Case {
             kind: "price",
             spec: ("minimal", MINIMAL),
             file: "service.rs",

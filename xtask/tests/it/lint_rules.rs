@@ -485,6 +485,10 @@ fn rejects_malformed_usage_extensions() {
         "/x-rate-limits",
         "requests and seconds must be positive",
     );
+    let retention = findings_after(|y| set(y, &[], "x-retention", "{results_seconds: 0}"));
+    assert_single(&retention, "/x-retention", "every period must be positive");
+    let empty = findings_after(|y| set(y, &[], "x-retention", "{}"));
+    assert_single(&empty, "/x-retention", "states no period");
     let formats = findings_after(|y| {
         set(
             y,
