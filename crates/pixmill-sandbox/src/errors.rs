@@ -4,6 +4,8 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use pixmill_hitpaw_api::error_codes::ErrorResponseCode as HitpawCode;
+
 use crate::provider::Provider;
 
 /// The provider's error answer for `status` with `message`.
@@ -17,14 +19,14 @@ pub(crate) fn provider_error(provider: Provider, status: u16, message: &str) -> 
 }
 
 /// HitPaw's general error code for an HTTP status (from its "General Errors" table).
-fn hitpaw_code_for(status: u16) -> i64 {
+fn hitpaw_code_for(status: u16) -> HitpawCode {
     match status {
-        400 => 100400002,
-        401 => 100401000,
-        403 => 100403001,
-        429 => 100429000,
-        500 => 100500000,
-        _ => 100500006,
+        400 => HitpawCode::BadRequest,
+        401 => HitpawCode::TokenExpired,
+        403 => HitpawCode::AccessDenied,
+        429 => HitpawCode::TooManyRequests,
+        500 => HitpawCode::InternalError,
+        _ => HitpawCode::UnknownError,
     }
 }
 

@@ -14,9 +14,10 @@ use axum::response::Response;
 use axum::routing::post;
 use bytes::Bytes;
 use pixmill_hitpaw_api::constants::presign_put_request;
+use pixmill_hitpaw_api::error_codes::ErrorResponseCode as Code;
 use pixmill_hitpaw_api::limits;
 use pixmill_hitpaw_api::types::{
-    ImageSegmentationRequest, PhotoEnhancerRequest, PhotoEnhancerRequestModelName,
+    ImageSegmentationRequest, JobStatus, PhotoEnhancerRequest, PhotoEnhancerRequestModelName,
     PresignPutRequest, TaskStatusRequest,
 };
 use pixmill_spec::InputLimits;
@@ -27,17 +28,6 @@ use crate::errors::json_status;
 use crate::imaging::{self, DynamicImage, ImageFormat};
 use crate::provider::Provider;
 use crate::shared::{Shared, lock};
-
-// Documented error codes this module answers with.
-const API_KEY_NOT_VALID: i64 = 110400000;
-const INVALID_URL: i64 = 100400001;
-const INVALID_PARAMETERS: i64 = 100403000;
-const TASK_DOES_NOT_EXIST: i64 = 110400002;
-const MODEL_NOT_SUPPORTED: i64 = 110400005;
-const EXTENSION_NOT_VALID: i64 = 110400007;
-const INPUT_RESOLUTION_OVER_LIMIT: i64 = 110400009;
-const TARGET_RESOLUTION_OVER_LIMIT: i64 = 110400010;
-const COINS_NOT_ENOUGH: i64 = 110402000;
 
 /// Jobs by id.
 #[derive(Debug, Default)]
@@ -60,23 +50,35 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/api/task-status", post(task_status))
         .route("/api/oss/presign-put", post(presign_put))
         .route_layer(middleware::from_fn_with_state(shared, auth))
-        .fallback(|| async { error(404, 100400002, "Bad Request") })
+        .fallback(|| async { error(404, Code::BadRequest, documented_message(Code::BadRequest)) })
 }
 
 /// HitPaw's error body: `{error_code, message}`.
-pub(crate) fn error(status: u16, code: i64, message: &str) -> Response {
-    json_status(status, json!({ "error_code": code, "message": message }))
+pub(crate) fn error(status: u16, code: Code, message: &str) -> Response {
+    json_status(
+        status,
+        json!({ "error_code": code.code(), "message": message }),
+    )
 }
 
-/// The HTTP status HitPaw documents for a code; its middle digits carry it.
-fn status_of(code: i64) -> u16 {
-    pixmill_spec::find_error_code(pixmill_hitpaw_api::error_codes::ERROR_RESPONSE, code)
-        .map(|row| row.status)
-        .unwrap_or(400)
+/// The HTTP status HitPaw documents for a code.
+fn status_of(code: Code) -> u16 {
+    code.documented().map_or(400, |row| row.status)
 }
 
-fn fail(code: i64, message: impl AsRef<str>) -> Response {
+/// The message HitPaw documents for a code.
+fn documented_message(code: Code) -> &'static str {
+    code.documented().map_or("", |row| row.message)
+}
+
+/// HitPaw's answer for `code`, at its documented status.
+fn fail(code: Code, message: impl AsRef<str>) -> Response {
     error(status_of(code), code, message.as_ref())
+}
+
+/// HitPaw's answer for `code` with its documented message.
+fn fail_as_documented(code: Code) -> Response {
+    fail(code, documented_message(code))
 }
 
 fn ok(data: Value) -> Response {
@@ -89,7 +91,7 @@ async fn auth(AxumState(shared): AxumState<Arc<Shared>>, request: Request, next:
         .get("apikey")
         .and_then(|v| v.to_str().ok());
     if key != Some(shared.credentials.hitpaw_api_key.as_str()) {
-        return fail(API_KEY_NOT_VALID, "api_key is not valid");
+        return fail_as_documented(Code::ApiKeyNotValid);
     }
     next.run(request).await
 }
@@ -176,16 +178,20 @@ fn output_format(extension: &str) -> ImageFormat {
 }
 
 /// Decodes an input and checks it against a limit set, answering with HitPaw's codes.
-fn check_input(bytes: &[u8], set: &InputLimits, scale: u32) -> Result<DynamicImage, (i64, String)> {
+fn check_input(
+    bytes: &[u8],
+    set: &InputLimits,
+    scale: u32,
+) -> Result<DynamicImage, (Code, String)> {
     let (image, format) = imaging::decode(bytes).map_err(|_| {
         (
-            EXTENSION_NOT_VALID,
+            Code::ExtensionNotValid,
             "The input is not a decodable image".to_string(),
         )
     })?;
     if !set.accepts_format(imaging::extension(format)) {
         return Err((
-            EXTENSION_NOT_VALID,
+            Code::ExtensionNotValid,
             format!(
                 "The extension is not valid: {} is not one of {}",
                 imaging::extension(format),
@@ -198,7 +204,7 @@ fn check_input(bytes: &[u8], set: &InputLimits, scale: u32) -> Result<DynamicIma
         && megapixels > max
     {
         return Err((
-            INPUT_RESOLUTION_OVER_LIMIT,
+            Code::InputResolutionOverLimit,
             format!("The input resolution is over limit: {megapixels:.1} MP > {max} MP"),
         ));
     }
@@ -207,7 +213,7 @@ fn check_input(bytes: &[u8], set: &InputLimits, scale: u32) -> Result<DynamicIma
         && output > max
     {
         return Err((
-            TARGET_RESOLUTION_OVER_LIMIT,
+            Code::TargetResolutionOverLimit,
             format!("The target resolution is over limit: {output:.1} MP > {max} MP"),
         ));
     }
@@ -227,7 +233,7 @@ fn accept(
         .charge(Provider::Hitpaw, operation, Some(&job_id), price)
         .is_none()
     {
-        return fail(COINS_NOT_ENOUGH, "The coins are not enough");
+        return fail_as_documented(Code::CoinsNotEnough);
     }
     let job = Job {
         ready_at: Instant::now() + shared.config.hitpaw_job_duration,
@@ -249,16 +255,16 @@ async fn photo_enhancer(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes)
     };
     let price = shared.config.hitpaw_enhance_price;
     if lock(&shared.ledger).balance(Provider::Hitpaw) < price {
-        return fail(COINS_NOT_ENOUGH, "The coins are not enough");
+        return fail_as_documented(Code::CoinsNotEnough);
     }
     let input = match fetch(&shared, &request.img_url).await {
         Ok(input) => input,
-        Err(reason) => return fail(INVALID_URL, format!("Invalid URL: {reason}")),
+        Err(reason) => return fail(Code::InvalidUrl, format!("Invalid URL: {reason}")),
     };
     let Some(set) = InputLimits::select(limits::PHOTO_ENHANCER, "model_name", &request.model)
     else {
         return fail(
-            MODEL_NOT_SUPPORTED,
+            Code::ModelNotSupported,
             "The model is not supported, please try again",
         );
     };
@@ -303,15 +309,15 @@ struct EnhancerRequest {
     extension: String,
 }
 
-fn enhancer_request(bytes: &[u8]) -> Result<EnhancerRequest, (i64, String)> {
-    let invalid = |message: String| (INVALID_PARAMETERS, message);
+fn enhancer_request(bytes: &[u8]) -> Result<EnhancerRequest, (Code, String)> {
+    let invalid = |message: String| (Code::InvalidRequestParameters, message);
     let o: Object = body::object(bytes).map_err(invalid)?;
     // An unknown model has a code of its own, ahead of the general parameter check.
     if let Some(Value::String(model)) = o.get("model_name")
         && parse_enum::<PhotoEnhancerRequestModelName>(model).is_none()
     {
         return Err((
-            MODEL_NOT_SUPPORTED,
+            Code::ModelNotSupported,
             format!("The model is not supported, please try again: `{model}`"),
         ));
     }
@@ -322,7 +328,7 @@ fn enhancer_request(bytes: &[u8]) -> Result<EnhancerRequest, (i64, String)> {
         .any(|set| set.accepts_format(&extension));
     if !extension.starts_with('.') || !known {
         return Err((
-            EXTENSION_NOT_VALID,
+            Code::ExtensionNotValid,
             format!("The extension is not valid: `{extension}`"),
         ));
     }
@@ -341,15 +347,15 @@ fn enhancer_request(bytes: &[u8]) -> Result<EnhancerRequest, (i64, String)> {
 async fn image_segmentation(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) -> Response {
     let file_url = match body::typed::<ImageSegmentationRequest>(&bytes) {
         Ok(request) => request.file_url,
-        Err(message) => return fail(INVALID_PARAMETERS, message),
+        Err(message) => return fail(Code::InvalidRequestParameters, message),
     };
     let price = shared.config.hitpaw_segment_price;
     if lock(&shared.ledger).balance(Provider::Hitpaw) < price {
-        return fail(COINS_NOT_ENOUGH, "The coins are not enough");
+        return fail_as_documented(Code::CoinsNotEnough);
     }
     let input = match fetch(&shared, &file_url).await {
         Ok(input) => input,
-        Err(reason) => return fail(INVALID_URL, format!("Invalid URL: {reason}")),
+        Err(reason) => return fail(Code::InvalidUrl, format!("Invalid URL: {reason}")),
     };
     let set = limits::IMAGE_SEGMENTATION
         .first()
@@ -394,24 +400,24 @@ async fn image_segmentation(AxumState(shared): AxumState<Arc<Shared>>, bytes: By
 async fn task_status(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) -> Response {
     let job_id = match body::typed::<TaskStatusRequest>(&bytes) {
         Ok(request) => request.job_id,
-        Err(message) => return fail(INVALID_PARAMETERS, message),
+        Err(message) => return fail(Code::InvalidRequestParameters, message),
     };
     let Some(job) = lock(&shared.hitpaw).jobs.get(&job_id).cloned() else {
-        return fail(TASK_DOES_NOT_EXIST, "The task does not exist");
+        return fail_as_documented(Code::TaskDoesNotExist);
     };
     let mut data = json!({ "job_id": job_id, "original_url": job.original_url });
     if Instant::now() < job.ready_at {
-        data["status"] = json!("CONVERTING");
+        data["status"] = json!(JobStatus::Converting);
     } else {
         match job.outcome {
             Some((res_url, mask_url)) => {
-                data["status"] = json!("COMPLETED");
+                data["status"] = json!(JobStatus::Completed);
                 data["res_url"] = json!(res_url);
                 if let Some(mask_url) = mask_url {
                     data["mask_url"] = json!(mask_url);
                 }
             }
-            None => data["status"] = json!("ERROR"),
+            None => data["status"] = json!(JobStatus::Error),
         }
     }
     ok(data)
@@ -434,7 +440,7 @@ async fn presign_put(AxumState(shared): AxumState<Arc<Shared>>, bytes: Bytes) ->
     });
     let (filename, content_type, expire) = match request {
         Ok(request) => request,
-        Err(message) => return error(400, 100400002, &message),
+        Err(message) => return error(400, Code::BadRequest, &message),
     };
     let safe_name: String = filename
         .chars()
@@ -481,9 +487,14 @@ mod tests {
     }
 
     #[test]
-    fn documented_statuses_follow_the_code() {
-        assert_eq!(status_of(COINS_NOT_ENOUGH), 402);
-        assert_eq!(status_of(INVALID_PARAMETERS), 403);
-        assert_eq!(status_of(API_KEY_NOT_VALID), 400);
+    fn documented_statuses_and_messages_follow_the_code() {
+        assert_eq!(status_of(Code::CoinsNotEnough), 402);
+        assert_eq!(status_of(Code::InvalidRequestParameters), 403);
+        assert_eq!(status_of(Code::ApiKeyNotValid), 400);
+        assert_eq!(status_of(Code::Other(7)), 400, "an unlisted code");
+        assert_eq!(
+            documented_message(Code::TaskDoesNotExist),
+            "The task does not exist"
+        );
     }
 }

@@ -12,9 +12,9 @@ use pixmill_hotpot_api::constants::{
     colorize_picture_request, generate_color_request, remix_art_request, translate_file_request,
 };
 use pixmill_hotpot_api::types::{
-    BlurFaceRequest, ColorFromPictureRequest, ColorizePictureRequest, CreateGraphicRequest,
-    GenerateColorRequest, RemixArtRequest, RemoveBackgroundRequest, RestorePictureRequest,
-    SupersizeImageRequest, TranslateFileRequest,
+    BlurFaceRequest, ColorFromPictureRequest, ColorFromPictureResponse, ColorizePictureRequest,
+    CreateGraphicRequest, GenerateColorRequest, RemixArtRequest, RemoveBackgroundRequest,
+    RestorePictureRequest, SupersizeImageRequest, TranslateFileRequest,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -228,7 +228,8 @@ async fn generate_color(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
             HINT_COLOR_LIST_ITEMS_DEFAULT as PADDING, HINT_COLOR_LIST_ITEMS_ITEMS_MAXIMUM as MAX,
             HINT_COLOR_LIST_ITEMS_ITEMS_MINIMUM as MIN,
         };
-        let mut hints = [[0u16; 3]; 5];
+        // As many hints as the spec's fixed-length list holds.
+        let mut hints = r.hint_color_list.map(|_| [0u16; 3]);
         for (slot, colour) in hints.iter_mut().zip(&r.hint_color_list) {
             for (target, value) in slot.iter_mut().zip(colour) {
                 *target = u16::try_from(*value)
@@ -258,12 +259,16 @@ async fn color_from_picture(State(s): State<Arc<Shared>>, body: Bytes) -> Respon
                 .base64_image
                 .ok_or("`base64Image` is required: there is nothing to analyse without it")?;
             let image = picture(&text, "base64Image")?;
-            let colours = imaging::dominant_colors(&image, 5);
-            let mut answer = serde_json::Map::new();
-            for (index, colour) in colours.iter().enumerate().take(5) {
-                answer.insert(format!("color{index}"), json!(colour));
-            }
-            Ok(Value::Object(answer))
+            let mut colours =
+                imaging::dominant_colors(&image, imaging::MAX_DOMINANT_COLORS).into_iter();
+            let answer = ColorFromPictureResponse {
+                color0: colours.next().ok_or("`base64Image` has no pixels")?,
+                color1: colours.next(),
+                color2: colours.next(),
+                color3: colours.next(),
+                color4: colours.next(),
+            };
+            Ok(json!(answer))
         },
     )
     .await

@@ -21,7 +21,7 @@ use pixmill_perfect_api::constants::parameters::{
 };
 use pixmill_perfect_api::features::Feature;
 use pixmill_perfect_api::service::RETENTION;
-use pixmill_perfect_api::types::{self, EngineErrorCode};
+use pixmill_perfect_api::types::{self, EngineErrorCode, TaskStatus};
 use rand::Rng as _;
 use serde_json::{Value, json};
 
@@ -143,7 +143,7 @@ struct Task {
     feature: Feature,
     ready_at: Instant,
     last_polled: Instant,
-    outcome: Result<Success, String>,
+    outcome: Result<Success, EngineErrorCode>,
     charged: bool,
     lost: bool,
 }
@@ -582,7 +582,9 @@ async fn run_task(
     let injected = lock(&shared.faults).take_job_failure(Provider::Perfect);
     let task_id = perfect_id();
     let outcome = match injected {
-        Some(code) => Err(code),
+        // Injected codes go out verbatim, so that a test can play a code the spec does not
+        // list yet; the sandbox's own failures are all documented ones.
+        Some(code) => Err(EngineErrorCode::from(code.as_str())),
         None => {
             let request = request.clone();
             let shared_for_work = shared.clone();
@@ -590,7 +592,7 @@ async fn run_task(
                 process(&shared_for_work, feature, &request, &files)
             })
             .await
-            .unwrap_or_else(|_| Err("unknown_internal_error".to_string()))
+            .unwrap_or(Err(EngineErrorCode::UnknownInternalError))
         }
     };
     let now = Instant::now();
@@ -618,31 +620,35 @@ fn process(
     feature: Feature,
     request: &RunTask,
     files: &[Bytes],
-) -> Result<Success, String> {
+) -> Result<Success, EngineErrorCode> {
     let set = feature.facts().limits.first();
-    let decode = |bytes: &Bytes, what: &str| -> Result<DynamicImage, String> {
-        if let Some(max) = set.and_then(|s| s.max_bytes)
-            && bytes.len() as u64 > max
-        {
-            return Err("exceed_max_filesize".into());
-        }
-        let (image, format) = imaging::decode(bytes).map_err(|_| format!("error_decode_{what}"))?;
-        if let Some(set) = set {
-            if !set.accepts_format(imaging::extension(format)) {
-                return Err("invalid_parameter".into());
-            }
-            if let Some(max) = set.max_long_side
-                && image.width().max(image.height()) > max
+    let decode =
+        |bytes: &Bytes, undecodable: EngineErrorCode| -> Result<DynamicImage, EngineErrorCode> {
+            if let Some(max) = set.and_then(|s| s.max_bytes)
+                && bytes.len() as u64 > max
             {
-                return Err("invalid_parameter".into());
+                return Err(EngineErrorCode::ExceedMaxFilesize);
             }
-        }
-        Ok(image)
-    };
+            let (image, format) = imaging::decode(bytes).map_err(|_| undecodable)?;
+            if let Some(set) = set {
+                if !set.accepts_format(imaging::extension(format)) {
+                    return Err(EngineErrorCode::InvalidParameter);
+                }
+                if let Some(max) = set.max_long_side
+                    && image.width().max(image.height()) > max
+                {
+                    return Err(EngineErrorCode::InvalidParameter);
+                }
+            }
+            Ok(image)
+        };
     let sources = request.sources.len();
     let references = request.references.len();
-    let source = files.first().map(|f| decode(f, "image")).transpose()?;
-    let output = |image: &DynamicImage| -> Result<(Vec<u8>, ImageFormat), String> {
+    let source = files
+        .first()
+        .map(|f| decode(f, EngineErrorCode::ErrorDecodeImage))
+        .transpose()?;
+    let output = |image: &DynamicImage| -> Result<(Vec<u8>, ImageFormat), EngineErrorCode> {
         let format = match request.output_ext {
             "png" => ImageFormat::Png,
             "webp" => ImageFormat::WebP,
@@ -650,7 +656,7 @@ fn process(
         };
         imaging::encode(image, format)
             .map(|bytes| (bytes, format))
-            .map_err(|_| "error_upload".to_string())
+            .map_err(|_| EngineErrorCode::ErrorUpload)
     };
     let mut rendered: Vec<(DynamicImage, Option<u32>)> = Vec::new();
     let mut custom_info = None;
@@ -660,7 +666,7 @@ fn process(
             let prompt = request.prompt.clone().unwrap_or_default();
             rendered.push((imaging::text_to_image(&prompt, style, 1024, 1024), None));
         }
-        (_, None) => return Err("invalid_parameter".into()),
+        (_, None) => return Err(EngineErrorCode::InvalidParameter),
         (Effect::Hair, Some(image)) => {
             // The style's id, read as a colour, tints the picture: each style looks different.
             let (_, style) = request.style.unwrap_or_default();
@@ -682,15 +688,18 @@ fn process(
             }
         }
         (Effect::Makeup, Some(image)) => {
-            let reference = decode(&files[sources], "image")?;
+            let reference = decode(&files[sources], EngineErrorCode::ErrorDecodeImage)?;
             let look = imaging::dominant_colors(&reference, 1);
             let colour = look.first().copied().unwrap_or(GREY);
             rendered.push((imaging::tint(&image, colour, 0.5), None));
         }
         (Effect::ObjectRemoval, Some(image)) => {
-            let mask = decode(&files[sources + references], "mask")?;
+            let mask = decode(
+                &files[sources + references],
+                EngineErrorCode::ErrorDecodeMask,
+            )?;
             if mask.width() != image.width() || mask.height() != image.height() {
-                return Err("invalid_parameter".into());
+                return Err(EngineErrorCode::InvalidParameter);
             }
             rendered.push((imaging::remove_object(&image, &mask.to_luma8()), None));
         }
@@ -763,20 +772,18 @@ async fn check_status(
     let interval = shared.config.perfect_polling_interval.as_millis() as u64;
     let mut result = json!({ "polling_interval": interval });
     if task.lost {
-        result["status"] = json!("error");
-        result["error"] = json!(EngineErrorCode::UnknownInternalError.to_string());
+        result["status"] = json!(TaskStatus::Error);
+        result["error"] = json!(EngineErrorCode::UnknownInternalError.as_str());
         return ok(result);
     }
     if now < task.ready_at {
-        result["status"] = json!("running");
+        result["status"] = json!(TaskStatus::Running);
         return ok(result);
     }
     match task.outcome.clone() {
         Err(code) => {
-            result["status"] = json!("error");
-            // Injected codes go out verbatim, so that a test can play a code the spec does
-            // not list yet; the sandbox's own failures are all documented ones.
-            result["error"] = json!(code);
+            result["status"] = json!(TaskStatus::Error);
+            result["error"] = json!(code.as_str());
         }
         Ok(success) => {
             if !task.charged {
@@ -788,9 +795,10 @@ async fn check_status(
                     price,
                 );
                 if charged.is_none() {
-                    task.outcome = Err("unknown_internal_error".into());
-                    result["status"] = json!("error");
-                    result["error"] = json!("unknown_internal_error");
+                    let code = EngineErrorCode::UnknownInternalError;
+                    result["status"] = json!(TaskStatus::Error);
+                    result["error"] = json!(code.as_str());
+                    task.outcome = Err(code);
                     return ok(result);
                 }
                 task.charged = true;
@@ -806,7 +814,7 @@ async fn check_status(
                     entry
                 })
                 .collect();
-            result["status"] = json!("success");
+            result["status"] = json!(TaskStatus::Success);
             result["results"] = json!([{ "id": success.action_id, "data": data }]);
             if let Some(info) = success.custom_info {
                 result["custom_info"] = info;

@@ -57,7 +57,7 @@ pub fn dominant_colors(image: &DynamicImage, count: usize) -> Vec<[u8; 3]> {
     colors
 }
 
-/// Completes a five-colour palette (Hotpot's colour generator).
+/// Completes a palette of as many colours as there are hints (Hotpot's colour generator).
 ///
 /// A hint whose three components are all ≤ 255 is real and kept in its slot.
 /// Any other hint (`[256, 256, 256]` by convention) marks a slot to fill.
@@ -65,7 +65,7 @@ pub fn dominant_colors(image: &DynamicImage, count: usize) -> Vec<[u8; 3]> {
 /// a tie): its hue is rotated 30° per slot of distance (analogous harmony)
 /// and its lightness stepped (wrapping within 15–85 %), so the palette reads as one family. Should no
 /// hint be real, a fixed blue seeds the palette.
-pub fn palette_from_hints(hints: &[[u16; 3]; 5]) -> [[u8; 3]; 5] {
+pub fn palette_from_hints<const N: usize>(hints: &[[u16; 3]; N]) -> [[u8; 3]; N] {
     let real: Vec<(usize, [u8; 3])> = hints
         .iter()
         .enumerate()
@@ -79,7 +79,7 @@ pub fn palette_from_hints(hints: &[[u16; 3]; 5]) -> [[u8; 3]; 5] {
     } else {
         real
     };
-    let mut out = [[0u8; 3]; 5];
+    let mut out = [[0u8; 3]; N];
     for (slot, colour) in out.iter_mut().enumerate() {
         if let Some(&(_, c)) = seeds.iter().find(|(i, _)| *i == slot) {
             *colour = c;
