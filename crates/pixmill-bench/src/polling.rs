@@ -9,6 +9,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use pixmill::raw::hitpaw::service;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -76,8 +77,8 @@ pub fn measure() -> Result<Vec<Figure>, String> {
 async fn run() -> Result<Vec<Figure>, String> {
     let record = Shared::default();
     let app = Router::new()
-        .route("/api/photo-enhancer", post(submit))
-        .route("/api/task-status", post(status))
+        .route(service::photo_enhancer::PATH, post(submit))
+        .route(service::task_status::PATH, post(status))
         .with_state(record.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

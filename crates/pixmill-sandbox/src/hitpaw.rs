@@ -15,11 +15,11 @@ use axum::routing::post;
 use bytes::Bytes;
 use pixmill_hitpaw_api::constants::presign_put_request;
 use pixmill_hitpaw_api::error_codes::ErrorResponseCode as Code;
-use pixmill_hitpaw_api::limits;
 use pixmill_hitpaw_api::types::{
     ImageSegmentationRequest, JobStatus, PhotoEnhancerRequest, PhotoEnhancerRequestModelName,
     PresignPutRequest, TaskStatusRequest,
 };
+use pixmill_hitpaw_api::{limits, service};
 use pixmill_spec::InputLimits;
 use serde_json::{Value, json};
 
@@ -45,10 +45,10 @@ struct Job {
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
-        .route("/api/photo-enhancer", post(photo_enhancer))
-        .route("/api/image-segmentation", post(image_segmentation))
-        .route("/api/task-status", post(task_status))
-        .route("/api/oss/presign-put", post(presign_put))
+        .route(service::photo_enhancer::PATH, post(photo_enhancer))
+        .route(service::image_segmentation::PATH, post(image_segmentation))
+        .route(service::task_status::PATH, post(task_status))
+        .route(service::presign_put::PATH, post(presign_put))
         .route_layer(middleware::from_fn_with_state(shared, auth))
         .fallback(|| async { error(404, Code::BadRequest, documented_message(Code::BadRequest)) })
 }

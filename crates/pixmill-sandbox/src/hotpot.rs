@@ -11,6 +11,7 @@ use bytes::Bytes;
 use pixmill_hotpot_api::constants::{
     colorize_picture_request, generate_color_request, remix_art_request, translate_file_request,
 };
+use pixmill_hotpot_api::service;
 use pixmill_hotpot_api::types::{
     BlurFaceRequest, ColorFromPictureRequest, ColorFromPictureResponse, ColorizePictureRequest,
     CreateGraphicRequest, GenerateColorRequest, RemixArtRequest, RemoveBackgroundRequest,
@@ -31,16 +32,16 @@ const MAX_OUTPUT_PIXELS: u64 = 100_000_000;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
-        .route("/create-graphic", post(create_graphic))
-        .route("/remix-art", post(remix_art))
-        .route("/restore-picture", post(restore_picture))
-        .route("/colorize-picture", post(colorize_picture))
-        .route("/supersize-image", post(supersize_image))
-        .route("/translate-file", post(translate_file))
-        .route("/remove-background", post(remove_background))
-        .route("/generate-color", post(generate_color))
-        .route("/color-from-picture", post(color_from_picture))
-        .route("/blur-face", post(blur_face))
+        .route(service::create_graphic::PATH, post(create_graphic))
+        .route(service::remix_art::PATH, post(remix_art))
+        .route(service::restore_picture::PATH, post(restore_picture))
+        .route(service::colorize_picture::PATH, post(colorize_picture))
+        .route(service::supersize_image::PATH, post(supersize_image))
+        .route(service::translate_file::PATH, post(translate_file))
+        .route(service::remove_background::PATH, post(remove_background))
+        .route(service::generate_color::PATH, post(generate_color))
+        .route(service::color_from_picture::PATH, post(color_from_picture))
+        .route(service::blur_face::PATH, post(blur_face))
         .route_layer(middleware::from_fn_with_state(shared, auth))
         .fallback(|| async { error(404, "Missing endpoint") })
 }

@@ -20,7 +20,7 @@ use pixmill_perfect_api::constants::parameters::{
     PAGE_SIZE_DEFAULT, PAGE_SIZE_MAXIMUM, PAGE_SIZE_MINIMUM,
 };
 use pixmill_perfect_api::features::Feature;
-use pixmill_perfect_api::service::RETENTION;
+use pixmill_perfect_api::service::{self, RETENTION};
 use pixmill_perfect_api::types::{self, EngineErrorCode, TaskStatus};
 use rand::Rng as _;
 use serde_json::{Value, json};
@@ -92,13 +92,6 @@ pub(crate) const ESTIMATED_AGE: u32 = 40;
 
 /// What aging fades towards, and the look of a makeup reference without any colour.
 pub(crate) const GREY: [u8; 3] = [128, 128, 128];
-
-fn feature(slug: &str) -> Option<Feature> {
-    Feature::ALL
-        .iter()
-        .copied()
-        .find(|f| f.facts().slug == slug)
-}
 
 fn feature_index(feature: Feature) -> usize {
     Feature::ALL
@@ -177,19 +170,43 @@ impl State {
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/s2s/v1.0/client/auth", post(auth))
-        .route("/s2s/v1.0/file/{slug}", post(create_file))
-        .route("/s2s/v1.0/task/{slug}", post(run_task).get(check_status))
-        .route("/s2s/v1.0/task/style-group/{slug}", get(list_style_groups))
-        .route("/s2s/v1.0/task/style/{slug}", get(list_styles))
+    let mut router = Router::new().route(service::auth::PATH, post(auth));
+    // Each feature's operations at the paths its spec rows give; run and status may share one.
+    for &feature in Feature::ALL {
+        for op in feature.facts().operations {
+            let handler = match op.role {
+                "create_file" => post(move |state: AxumState<Arc<Shared>>, body: Bytes| {
+                    create_file(state, feature, body)
+                }),
+                "run_task" => post(move |state: AxumState<Arc<Shared>>, body: Bytes| {
+                    run_task(state, feature, body)
+                }),
+                "check_status" => get(
+                    move |state: AxumState<Arc<Shared>>, query: Query<HashMap<String, String>>| {
+                        check_status(state, feature, query)
+                    },
+                ),
+                "list_style_groups" => get(move |query: Query<HashMap<String, String>>| {
+                    list_style_groups(feature, query)
+                }),
+                "list_styles" => get(
+                    move |state: AxumState<Arc<Shared>>, query: Query<HashMap<String, String>>| {
+                        list_styles(state, feature, query)
+                    },
+                ),
+                _ => continue,
+            };
+            router = router.route(op.path, handler);
+        }
+    }
+    router
         // V2's unit operations still take this API's access token.
         .route(
-            crate::perfect_v2::CREDIT_BALANCE,
+            pixmill_perfect_v2_api::service::credit_balance::PATH,
             get(crate::perfect_v2::credit_balance),
         )
         .route(
-            crate::perfect_v2::CREDIT_HISTORY,
+            pixmill_perfect_v2_api::service::credit_history::PATH,
             get(crate::perfect_v2::credit_history),
         )
         .route_layer(middleware::from_fn_with_state(shared, guard))
@@ -235,7 +252,7 @@ async fn guard(
         .get::<Peer>()
         .map(|peer| peer.0.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let is_auth = request.uri().path().ends_with("/client/auth");
+    let is_auth = request.uri().path() == service::auth::PATH;
     let token = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
@@ -337,13 +354,9 @@ fn decrypt_id_token(key: &rsa::RsaPrivateKey, id_token: &str) -> Option<String> 
 
 async fn create_file(
     AxumState(shared): AxumState<Arc<Shared>>,
-    Path(slug): Path<String>,
+    feature: Feature,
     bytes: Bytes,
 ) -> Response {
-    let Some(feature) = feature(&slug).filter(|f| f.facts().operation("create_file").is_some())
-    else {
-        return error(404, "NotFound", "no such feature");
-    };
     if let Err(message) = body::object(&bytes)
         .and_then(|o| body::conform(&Value::Object(o), |v| feature.check_create_file_body(v)))
     {
@@ -520,12 +533,9 @@ fn style_exists(feature: Feature, group: i64, style: i64) -> bool {
 
 async fn run_task(
     AxumState(shared): AxumState<Arc<Shared>>,
-    Path(slug): Path<String>,
+    feature: Feature,
     bytes: Bytes,
 ) -> Response {
-    let Some(feature) = feature(&slug) else {
-        return error(404, "NotFound", "no such feature");
-    };
     let request = match parse_run_task(feature, &bytes) {
         Ok(request) => request,
         Err(message) => return invalid(message),
@@ -739,12 +749,9 @@ fn process(
 
 async fn check_status(
     AxumState(shared): AxumState<Arc<Shared>>,
-    Path(slug): Path<String>,
+    feature: Feature,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(feature) = feature(&slug) else {
-        return error(404, "NotFound", "no such feature");
-    };
     let Some(task_id) = query.get("task_id") else {
         return invalid("`task_id` is required");
     };
@@ -856,19 +863,11 @@ fn paged(items: Vec<Value>, size: usize, start: usize, field: &str) -> Response 
     ok(result)
 }
 
-fn catalogue_feature(slug: &str) -> Option<(usize, Feature)> {
-    feature(slug)
-        .filter(|f| f.facts().catalogue.is_some())
-        .map(|f| (feature_index(f), f))
-}
-
 async fn list_style_groups(
-    Path(slug): Path<String>,
+    feature: Feature,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some((index, _)) = catalogue_feature(&slug) else {
-        return error(404, "NotFound", "this feature has no style catalogue");
-    };
+    let index = feature_index(feature);
     let (size, start) = match page(&query) {
         Ok(page) => page,
         Err(message) => return invalid(message),
@@ -883,12 +882,10 @@ async fn list_style_groups(
 
 async fn list_styles(
     AxumState(shared): AxumState<Arc<Shared>>,
-    Path(slug): Path<String>,
+    feature: Feature,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some((index, _)) = catalogue_feature(&slug) else {
-        return error(404, "NotFound", "this feature has no style catalogue");
-    };
+    let index = feature_index(feature);
     let (size, start) = match page(&query) {
         Ok(page) => page,
         Err(message) => return invalid(message),

@@ -47,6 +47,11 @@ use base64::Engine as _;
 use bytes::Bytes;
 use pixmill_perfect_v2_api::constants::{create_file_request, file_request, parameters};
 use pixmill_perfect_v2_api::features::Feature;
+// The routes of the V2 operations that are not per feature.
+use pixmill_perfect_v2_api::service::{
+    create_file::PATH as CREATE_FILE, delete_task::PATH as DELETE_TASK,
+    feature_cost::PATH as FEATURE_COST,
+};
 use pixmill_perfect_v2_api::types::{
     CreateFileRequest, CreditType, DeleteTaskRequest, EngineErrorCode, ErrorCode, SkuUnit,
     TaskStatus,
@@ -60,17 +65,6 @@ use crate::imaging::{self, DynamicImage, ImageFormat};
 use crate::perfect::{ESTIMATED_AGE, GREY, SERIES_AGES};
 use crate::provider::Provider;
 use crate::shared::{Shared, lock};
-
-/// Path of `create_file`.
-const CREATE_FILE: &str = "/s2s/v2.0/file";
-/// Path of `delete_task`.
-const DELETE_TASK: &str = "/s2s/v2.0/task/delete";
-/// Path of `feature_cost`.
-const FEATURE_COST: &str = "/s2s/v2.0/credit/feature-cost";
-/// Path of `credit_balance` (older access token).
-pub(crate) const CREDIT_BALANCE: &str = "/s2s/v1.0/client/credit";
-/// Path of `credit_history` (older access token).
-pub(crate) const CREDIT_HISTORY: &str = "/s2s/v1.0/client/credit/history";
 
 /// Templates in every catalogue: more than two of the largest pages, so paging is exercised.
 const TEMPLATES_PER_CATALOGUE: usize = 45;

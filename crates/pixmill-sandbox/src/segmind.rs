@@ -12,6 +12,7 @@ use axum::routing::post;
 use bytes::Bytes;
 use pixmill_segmind_api::constants::hotshot_xl_request::{STEPS_MAXIMUM, STEPS_MINIMUM};
 use pixmill_segmind_api::enums::Dimension;
+use pixmill_segmind_api::service;
 use pixmill_segmind_api::types::HotshotXlRequest;
 use rand::Rng;
 use serde_json::json;
@@ -32,13 +33,14 @@ const CLIP: &[u8] = include_bytes!("../data/hotshot-xl.mp4");
 pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .route(
-            "/hotshot-xl",
+            service::hotshot_xl::PATH,
             post(hotshot_xl).fallback(|| async {
                 // The documented 405 carries Segmind's `{error}` body, not axum's empty one.
                 let mut response = error(405, "Method Not Allowed");
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                response.headers_mut().insert(
+                    header::ALLOW,
+                    HeaderValue::from_static(service::hotshot_xl::METHOD),
+                );
                 response
             }),
         )

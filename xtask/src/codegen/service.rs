@@ -1,6 +1,6 @@
-//! `service.rs`: how the API is reached and may be used: its server and auth scheme, and the
-//! facts of `x-rate-limits`, `x-retention`, `x-polling`, `x-token-lifetime-seconds`, `x-cost`
-//! and `x-result-formats`.
+//! `service.rs`: how the API is reached and may be used: its server and auth scheme, each
+//! operation's path and method, and the facts of `x-rate-limits`, `x-retention`, `x-polling`,
+//! `x-token-lifetime-seconds`, `x-cost` and `x-result-formats`.
 
 use std::fmt::Write as _;
 
@@ -66,7 +66,13 @@ pub fn module(spec: &Spec) -> Result<Option<String>> {
         );
     }
     for op in spec.operations() {
-        let mut items = String::new();
+        // Every operation's route, so that a server (the sandbox) follows a path edit.
+        let mut items = format!(
+            "/// The path, relative to the server.\npub const PATH: &str = {:?};\n\
+             /// The HTTP method.\npub const METHOD: &str = {:?};\n",
+            op.path,
+            op.method.to_uppercase()
+        );
         if let Some(value) = op.value.get("x-polling") {
             let rows = facts::parse_polling(value).map_err(fail(op.pointer()))?;
             let _ = writeln!(
@@ -127,19 +133,17 @@ pub fn module(spec: &Spec) -> Result<Option<String>> {
             }
             let _ = writeln!(items, "];");
         }
-        if !items.is_empty() {
-            let _ = writeln!(
-                body,
-                "/// Facts of `{id}` (`{method} {path}`).\npub mod {id} {{\n#[allow(unused_imports)]\nuse super::*;\n{items}}}\n",
-                id = op.id(),
-                method = op.method.to_uppercase(),
-                path = op.path,
-            );
-        }
+        let _ = writeln!(
+            body,
+            "/// Facts of `{id}` (`{method} {path}`).\npub mod {id} {{\n#[allow(unused_imports)]\nuse super::*;\n{items}}}\n",
+            id = op.id(),
+            method = op.method.to_uppercase(),
+            path = op.path,
+        );
     }
     Ok(Some(format!(
-        "//! How the API of `specs/{}.yaml` is reached and may be used: server, auth scheme, rate\n\
-         //! limits, file retention, polling, token lifetimes and prices.\n\n\
+        "//! How the API of `specs/{}.yaml` is reached and may be used: server, auth scheme, routes,\n\
+         //! rate limits, file retention, polling, token lifetimes and prices.\n\n\
          #[allow(unused_imports)]\n\
          use std::time::Duration;\n\n\
          #[allow(unused_imports)]\n\

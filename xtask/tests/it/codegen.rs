@@ -169,6 +169,14 @@ fn every_kind_of_spec_fact_reaches_the_generated_code() {
             after: "requests: 20,",
         },
         Case {
+            kind: "operation path",
+            spec: ("minimal", MINIMAL),
+            file: "service.rs",
+            before: "pub const PATH: &str = \"/widgets\";",
+            edit: ("  /widgets:", "  /v2/widgets:"),
+            after: "pub const PATH: &str = \"/v2/widgets\";",
+        },
+        Case {
             kind: "file retention",
             spec: ("minimal", MINIMAL),
             file: "service.rs",
