@@ -8,12 +8,22 @@ use pixmill_hitpaw_api::error_codes::ErrorResponseCode as HitpawCode;
 
 use crate::provider::Provider;
 
-/// The provider's error answer for `status` with `message`.
-pub(crate) fn provider_error(provider: Provider, status: u16, message: &str) -> Response {
+/// The provider's error answer for `status` with `message`, to a request for `method` and
+/// `path` (Perfect's two APIs share a server but not an error vocabulary).
+pub(crate) fn provider_error(
+    provider: Provider,
+    method: &str,
+    path: &str,
+    status: u16,
+    message: &str,
+) -> Response {
     match provider {
         Provider::Hotpot => crate::hotpot::error(status, message),
         Provider::Hitpaw => crate::hitpaw::error(status, hitpaw_code_for(status), message),
         Provider::Segmind => crate::segmind::error(status, message),
+        Provider::Perfect if crate::perfect_v2::serves(method, path) => {
+            crate::perfect_v2::error_for_status(status, message)
+        }
         Provider::Perfect => crate::perfect::error(status, perfect_code_for(status), message),
     }
 }

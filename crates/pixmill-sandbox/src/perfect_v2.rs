@@ -49,7 +49,7 @@ use pixmill_perfect_v2_api::constants::{create_file_request, file_request, param
 use pixmill_perfect_v2_api::features::Feature;
 // The routes of the V2 operations that are not per feature.
 use pixmill_perfect_v2_api::service::{
-    create_file::PATH as CREATE_FILE, delete_task::PATH as DELETE_TASK,
+    ROUTES, create_file::PATH as CREATE_FILE, delete_task::PATH as DELETE_TASK,
     feature_cost::PATH as FEATURE_COST,
 };
 use pixmill_perfect_v2_api::types::{
@@ -216,6 +216,26 @@ fn error(status: u16, code: ErrorCode, message: &str) -> Response {
         status,
         json!({ "status": status, "error": message, "error_code": code.to_string() }),
     )
+}
+
+/// Whether a request for `method` and `path` is one of the V2 spec's operations.
+pub(crate) fn serves(method: &str, path: &str) -> bool {
+    ROUTES.iter().any(|route| route.matches(method, path))
+}
+
+/// A V2 error answer for any status: the documented code where one fits the status; none
+/// otherwise, as the documents name no code for rate limits or server failures.
+pub(crate) fn error_for_status(status: u16, message: &str) -> Response {
+    let code = match status {
+        400 => Some(ErrorCode::InvalidParameters),
+        401 => Some(ErrorCode::InvalidApiKey),
+        _ => None,
+    };
+    let mut body = json!({ "status": status, "error": message });
+    if let Some(code) = code {
+        body["error_code"] = json!(code.to_string());
+    }
+    json_status(status, body)
 }
 
 fn invalid(message: impl AsRef<str>) -> Response {

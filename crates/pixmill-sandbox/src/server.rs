@@ -124,16 +124,26 @@ async fn observe(State(shared): State<Arc<Shared>>, request: Request, next: Next
         fault: fault.clone(),
     };
     let response = match (fault, provider) {
-        (Some(Fault::Status(status)), Some(provider)) => {
-            provider_error(provider, status, "injected fault")
-        }
+        (Some(Fault::Status(status)), Some(provider)) => provider_error(
+            provider,
+            &exchange.method,
+            &exchange.path,
+            status,
+            "injected fault",
+        ),
         // Uploads belong to no provider's API: a plain answer, as a storage service gives.
         (Some(Fault::Status(status)), None) => plain(
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             "injected fault",
         ),
         (Some(Fault::TooManyRequests { retry_after_secs }), Some(provider)) => {
-            let mut response = provider_error(provider, 429, "injected rate limit");
+            let mut response = provider_error(
+                provider,
+                &exchange.method,
+                &exchange.path,
+                429,
+                "injected rate limit",
+            );
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

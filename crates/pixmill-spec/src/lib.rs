@@ -144,7 +144,9 @@ pub mod features;
 mod operations;
 mod values;
 
-pub use operations::{AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention};
+pub use operations::{
+    AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention, Route,
+};
 pub use values::UndocumentedValue;
 
 #[cfg(feature = "examples")]

@@ -18,6 +18,45 @@ pub enum AuthScheme {
     Bearer,
 }
 
+/// Where an operation is served: its method and path template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Route {
+    /// The spec's `operationId`.
+    pub operation_id: &'static str,
+    /// The HTTP method, in capitals.
+    pub method: &'static str,
+    /// The path template, relative to the server; `{name}` stands for one path segment.
+    pub path: &'static str,
+}
+
+impl Route {
+    /// Whether a request for `method` and `path` reaches this route.
+    ///
+    /// ```
+    /// # use pixmill_spec::Route;
+    /// let route = Route { operation_id: "check", method: "GET", path: "/task/{id}" };
+    /// assert!(route.matches("GET", "/task/abc"));
+    /// assert!(!route.matches("GET", "/task/abc/more"));
+    /// assert!(!route.matches("POST", "/task/abc"));
+    /// ```
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        if !method.eq_ignore_ascii_case(self.method) {
+            return false;
+        }
+        let mut template = self.path.split('/');
+        let mut actual = path.split('/');
+        loop {
+            match (template.next(), actual.next()) {
+                (None, None) => return true,
+                (Some(expected), Some(segment))
+                    if expected.starts_with('{') && !segment.is_empty() => {}
+                (Some(expected), Some(segment)) if expected == segment => {}
+                _ => return false,
+            }
+        }
+    }
+}
+
 /// Who a rate limit counts requests for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 #[allow(unused_imports)]
 use pixmill_spec::{
-    AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention,
+    AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention, Route,
 };
 
 /// The production server.
@@ -16,6 +16,30 @@ pub const SERVER_URL: &str = "https://api-base.hitpaw.com";
 
 /// How every operation authenticates (the spec's top-level `security`).
 pub const AUTH: AuthScheme = AuthScheme::ApiKeyHeader { name: "Apikey" };
+
+/// Every operation's route, in the spec's order.
+pub const ROUTES: &[Route] = &[
+    Route {
+        operation_id: "photo_enhancer",
+        method: "POST",
+        path: "/api/photo-enhancer",
+    },
+    Route {
+        operation_id: "task_status",
+        method: "POST",
+        path: "/api/task-status",
+    },
+    Route {
+        operation_id: "image_segmentation",
+        method: "POST",
+        path: "/api/image-segmentation",
+    },
+    Route {
+        operation_id: "presign_put",
+        method: "POST",
+        path: "/api/oss/presign-put",
+    },
+];
 
 /// Facts of `photo_enhancer` (`POST /api/photo-enhancer`).
 pub mod photo_enhancer {

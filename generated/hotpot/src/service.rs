@@ -8,7 +8,7 @@ use std::time::Duration;
 
 #[allow(unused_imports)]
 use pixmill_spec::{
-    AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention,
+    AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention, Route,
 };
 
 /// The production server.
@@ -16,6 +16,60 @@ pub const SERVER_URL: &str = "https://api.hotpot.ai";
 
 /// How every operation authenticates (the spec's top-level `security`).
 pub const AUTH: AuthScheme = AuthScheme::ApiKeyHeader { name: "X-API-KEY" };
+
+/// Every operation's route, in the spec's order.
+pub const ROUTES: &[Route] = &[
+    Route {
+        operation_id: "create_graphic",
+        method: "POST",
+        path: "/create-graphic",
+    },
+    Route {
+        operation_id: "remix_art",
+        method: "POST",
+        path: "/remix-art",
+    },
+    Route {
+        operation_id: "restore_picture",
+        method: "POST",
+        path: "/restore-picture",
+    },
+    Route {
+        operation_id: "colorize_picture",
+        method: "POST",
+        path: "/colorize-picture",
+    },
+    Route {
+        operation_id: "supersize_image",
+        method: "POST",
+        path: "/supersize-image",
+    },
+    Route {
+        operation_id: "remove_background",
+        method: "POST",
+        path: "/remove-background",
+    },
+    Route {
+        operation_id: "blur_face",
+        method: "POST",
+        path: "/blur-face",
+    },
+    Route {
+        operation_id: "translate_file",
+        method: "POST",
+        path: "/translate-file",
+    },
+    Route {
+        operation_id: "generate_color",
+        method: "POST",
+        path: "/generate-color",
+    },
+    Route {
+        operation_id: "color_from_picture",
+        method: "POST",
+        path: "/color-from-picture",
+    },
+];
 
 /// Facts of `create_graphic` (`POST /create-graphic`).
 pub mod create_graphic {

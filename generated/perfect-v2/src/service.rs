@@ -8,7 +8,7 @@ use std::time::Duration;
 
 #[allow(unused_imports)]
 use pixmill_spec::{
-    AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention,
+    AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention, Route,
 };
 
 /// The production server.
@@ -16,6 +16,215 @@ pub const SERVER_URL: &str = "https://yce-api-01.makeupar.com";
 
 /// How every operation authenticates (the spec's top-level `security`).
 pub const AUTH: AuthScheme = AuthScheme::Bearer;
+
+/// Every operation's route, in the spec's order.
+pub const ROUTES: &[Route] = &[
+    Route {
+        operation_id: "create_file",
+        method: "POST",
+        path: "/s2s/v2.0/file",
+    },
+    Route {
+        operation_id: "delete_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/delete",
+    },
+    Route {
+        operation_id: "credit_balance",
+        method: "GET",
+        path: "/s2s/v1.0/client/credit",
+    },
+    Route {
+        operation_id: "credit_history",
+        method: "GET",
+        path: "/s2s/v1.0/client/credit/history",
+    },
+    Route {
+        operation_id: "feature_cost",
+        method: "GET",
+        path: "/s2s/v2.0/credit/feature-cost",
+    },
+    Route {
+        operation_id: "hair_style_list_templates",
+        method: "GET",
+        path: "/s2s/v2.0/task/template/hair-style",
+    },
+    Route {
+        operation_id: "hair_style_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/hair-style",
+    },
+    Route {
+        operation_id: "hair_style_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/hair-style/{task_id}",
+    },
+    Route {
+        operation_id: "hair_transfer_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/hair-transfer",
+    },
+    Route {
+        operation_id: "hair_transfer_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/hair-transfer/{task_id}",
+    },
+    Route {
+        operation_id: "hair_restyle_list_templates",
+        method: "GET",
+        path: "/s2s/v2.1/task/template/hair-transfer",
+    },
+    Route {
+        operation_id: "hair_restyle_run_task",
+        method: "POST",
+        path: "/s2s/v2.1/task/hair-transfer",
+    },
+    Route {
+        operation_id: "hair_restyle_check_status",
+        method: "GET",
+        path: "/s2s/v2.1/task/hair-transfer/{task_id}",
+    },
+    Route {
+        operation_id: "hair_extension_list_templates",
+        method: "GET",
+        path: "/s2s/v2.0/task/template/hair-ext",
+    },
+    Route {
+        operation_id: "hair_extension_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/hair-ext",
+    },
+    Route {
+        operation_id: "hair_extension_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/hair-ext/{task_id}",
+    },
+    Route {
+        operation_id: "hair_bang_list_templates",
+        method: "GET",
+        path: "/s2s/v2.0/task/template/hair-bang",
+    },
+    Route {
+        operation_id: "hair_bang_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/hair-bang",
+    },
+    Route {
+        operation_id: "hair_bang_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/hair-bang/{task_id}",
+    },
+    Route {
+        operation_id: "hair_volume_list_templates",
+        method: "GET",
+        path: "/s2s/v2.0/task/template/hair-vol",
+    },
+    Route {
+        operation_id: "hair_volume_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/hair-vol",
+    },
+    Route {
+        operation_id: "hair_volume_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/hair-vol/{task_id}",
+    },
+    Route {
+        operation_id: "aging_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/aging",
+    },
+    Route {
+        operation_id: "aging_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/aging/{task_id}",
+    },
+    Route {
+        operation_id: "makeup_transfer_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/mu-transfer",
+    },
+    Route {
+        operation_id: "makeup_transfer_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/mu-transfer/{task_id}",
+    },
+    Route {
+        operation_id: "object_removal_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/generative-fill",
+    },
+    Route {
+        operation_id: "object_removal_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/generative-fill/{task_id}",
+    },
+    Route {
+        operation_id: "colorize_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/colorize",
+    },
+    Route {
+        operation_id: "colorize_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/colorize/{task_id}",
+    },
+    Route {
+        operation_id: "background_removal_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/sod",
+    },
+    Route {
+        operation_id: "background_removal_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/sod/{task_id}",
+    },
+    Route {
+        operation_id: "enhance_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/enhance",
+    },
+    Route {
+        operation_id: "enhance_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/enhance/{task_id}",
+    },
+    Route {
+        operation_id: "text_to_image_list_templates",
+        method: "GET",
+        path: "/s2s/v2.0/task/template/text-to-image",
+    },
+    Route {
+        operation_id: "text_to_image_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/text-to-image",
+    },
+    Route {
+        operation_id: "text_to_image_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/text-to-image/{task_id}",
+    },
+    Route {
+        operation_id: "youcam_text_to_image_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/text-to-image/youcam",
+    },
+    Route {
+        operation_id: "youcam_text_to_image_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/text-to-image/youcam/{task_id}",
+    },
+    Route {
+        operation_id: "youcam_image_to_image_run_task",
+        method: "POST",
+        path: "/s2s/v2.0/task/image-to-image/youcam",
+    },
+    Route {
+        operation_id: "youcam_image_to_image_check_status",
+        method: "GET",
+        path: "/s2s/v2.0/task/image-to-image/youcam/{task_id}",
+    },
+];
 
 /// Facts of `create_file` (`POST /s2s/v2.0/file`).
 pub mod create_file {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 #[allow(unused_imports)]
 use pixmill_spec::{
-    AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention,
+    AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention, Route,
 };
 
 /// The production server.
@@ -40,6 +40,250 @@ pub const RETENTION: Retention = Retention {
     result_urls: Some(Duration::from_secs(7200)),
     source: "docs",
 };
+
+/// Every operation's route, in the spec's order.
+pub const ROUTES: &[Route] = &[
+    Route {
+        operation_id: "auth",
+        method: "POST",
+        path: "/s2s/v1.0/client/auth",
+    },
+    Route {
+        operation_id: "hair_style_create_file",
+        method: "POST",
+        path: "/s2s/v1.0/file/hair-style",
+    },
+    Route {
+        operation_id: "hair_style_list_style_groups",
+        method: "GET",
+        path: "/s2s/v1.0/task/style-group/hair-style",
+    },
+    Route {
+        operation_id: "hair_style_list_styles",
+        method: "GET",
+        path: "/s2s/v1.0/task/style/hair-style",
+    },
+    Route {
+        operation_id: "hair_style_run_task",
+        method: "POST",
+        path: "/s2s/v1.0/task/hair-style",
+    },
+    Route {
+        operation_id: "hair_style_check_status",
+        method: "GET",
+        path: "/s2s/v1.0/task/hair-style",
+    },
+    Route {
+        operation_id: "wig_create_file",
+        method: "POST",
+        path: "/s2s/v1.0/file/wig",
+    },
+    Route {
+        operation_id: "wig_list_style_groups",
+        method: "GET",
+        path: "/s2s/v1.0/task/style-group/wig",
+    },
+    Route {
+        operation_id: "wig_list_styles",
+        method: "GET",
+        path: "/s2s/v1.0/task/style/wig",
+    },
+    Route {
+        operation_id: "wig_run_task",
+        method: "POST",
+        path: "/s2s/v1.0/task/wig",
+    },
+    Route {
+        operation_id: "wig_check_status",
+        method: "GET",
+        path: "/s2s/v1.0/task/wig",
+    },
+    Route {
+        operation_id: "hair_extension_create_file",
+        method: "POST",
+        path: "/s2s/v1.0/file/hair-ext",
+    },
+    Route {
+        operation_id: "hair_extension_list_style_groups",
+        method: "GET",
+        path: "/s2s/v1.0/task/style-group/hair-ext",
+    },
+    Route {
+        operation_id: "hair_extension_list_styles",
+        method: "GET",
+        path: "/s2s/v1.0/task/style/hair-ext",
+    },
+    Route {
+        operation_id: "hair_extension_run_task",
+        method: "POST",
+        path: "/s2s/v1.0/task/hair-ext",
+    },
+    Route {
+        operation_id: "hair_extension_check_status",
+        method: "GET",
+        path: "/s2s/v1.0/task/hair-ext",
+    },
+    Route {
+        operation_id: "hair_bang_create_file",
+        method: "POST",
+        path: "/s2s/v1.0/file/hair-bang",
+    },
+    Route {
+        operation_id: "hair_bang_list_style_groups",
+        method: "GET",
+        path: "/s2s/v1.0/task/style-group/hair-bang",
+    },
+    Route {
+        operation_id: "hair_bang_list_styles",
+        method: "GET",
+        path: "/s2s/v1.0/task/style/hair-bang",
+    },
+    Route {
+        operation_id: "hair_bang_run_task",
+        method: "POST",
+        path: "/s2s/v1.0/task/hair-bang",
+    },
+    Route {
+        operation_id: "hair_bang_check_status",
+        method: "GET",
+        path: "/s2s/v1.0/task/hair-bang",
+    },
+    Route {
+        operation_id: "hair_volume_create_file",
+        method: "POST",
+        path: "/s2s/v1.0/file/hair-vol",
+    },
+    Route {
+        operation_id: "hair_volume_list_style_groups",
+        method: "GET",
+        path: "/s2s/v1.0/task/style-group/hair-vol",
+    },
+    Route {
+        operation_id: "hair_volume_list_styles",
+        method: "GET",
+        path: "/s2s/v1.0/task/style/hair-vol",
+    },
+    Route {
+        operation_id: "hair_volume_run_task",
+        method: "POST",
+        path: "/s2s/v1.0/task/hair-vol",
+    },
+    Route {
+        operation_id: "hair_volume_check_status",
+        method: "GET",
+        path: "/s2s/v1.0/task/hair-vol",
+    },
+    Route {
+        operation_id: "aging_create_file",
+        method: "POST",
+        path: "/s2s/v1.0/file/aging",
+    },
+    Route {
+        operation_id: "aging_run_task",
+        method: "POST",
+        path: "/s2s/v1.0/task/aging",
+    },
+    Route {
+        operation_id: "aging_check_status",
+        method: "GET",
+        path: "/s2s/v1.0/task/aging",
+    },
+    Route {
+        operation_id: "makeup_transfer_create_file",
+        method: "POST",
+        path: "/s2s/v1.0/file/mu-trans-rec",
+    },
+    Route {
+        operation_id: "makeup_transfer_run_task",
+        method: "POST",
+        path: "/s2s/v1.0/task/mu-trans-rec",
+    },
+    Route {
+        operation_id: "makeup_transfer_check_status",
+        method: "GET",
+        path: "/s2s/v1.0/task/mu-trans-rec",
+    },
+    Route {
+        operation_id: "object_removal_create_file",
+        method: "POST",
+        path: "/s2s/v1.0/file/obj-removal",
+    },
+    Route {
+        operation_id: "object_removal_run_task",
+        method: "POST",
+        path: "/s2s/v1.0/task/obj-removal",
+    },
+    Route {
+        operation_id: "object_removal_check_status",
+        method: "GET",
+        path: "/s2s/v1.0/task/obj-removal",
+    },
+    Route {
+        operation_id: "colorize_create_file",
+        method: "POST",
+        path: "/s2s/v1.0/file/colorize",
+    },
+    Route {
+        operation_id: "colorize_run_task",
+        method: "POST",
+        path: "/s2s/v1.0/task/colorize",
+    },
+    Route {
+        operation_id: "colorize_check_status",
+        method: "GET",
+        path: "/s2s/v1.0/task/colorize",
+    },
+    Route {
+        operation_id: "background_removal_create_file",
+        method: "POST",
+        path: "/s2s/v1.0/file/sod",
+    },
+    Route {
+        operation_id: "background_removal_run_task",
+        method: "POST",
+        path: "/s2s/v1.0/task/sod",
+    },
+    Route {
+        operation_id: "background_removal_check_status",
+        method: "GET",
+        path: "/s2s/v1.0/task/sod",
+    },
+    Route {
+        operation_id: "enhance_create_file",
+        method: "POST",
+        path: "/s2s/v1.0/file/enhance",
+    },
+    Route {
+        operation_id: "enhance_run_task",
+        method: "POST",
+        path: "/s2s/v1.0/task/enhance",
+    },
+    Route {
+        operation_id: "enhance_check_status",
+        method: "GET",
+        path: "/s2s/v1.0/task/enhance",
+    },
+    Route {
+        operation_id: "text_to_image_list_style_groups",
+        method: "GET",
+        path: "/s2s/v1.0/task/style-group/text-to-image",
+    },
+    Route {
+        operation_id: "text_to_image_list_styles",
+        method: "GET",
+        path: "/s2s/v1.0/task/style/text-to-image",
+    },
+    Route {
+        operation_id: "text_to_image_run_task",
+        method: "POST",
+        path: "/s2s/v1.0/task/text-to-image",
+    },
+    Route {
+        operation_id: "text_to_image_check_status",
+        method: "GET",
+        path: "/s2s/v1.0/task/text-to-image",
+    },
+];
 
 /// Facts of `auth` (`POST /s2s/v1.0/client/auth`).
 pub mod auth {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 #[allow(unused_imports)]
 use pixmill_spec::{
-    AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention,
+    AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention, Route,
 };
 
 /// The production server.
@@ -16,6 +16,13 @@ pub const SERVER_URL: &str = "https://api.segmind.com/v1";
 
 /// How every operation authenticates (the spec's top-level `security`).
 pub const AUTH: AuthScheme = AuthScheme::ApiKeyHeader { name: "x-api-key" };
+
+/// Every operation's route, in the spec's order.
+pub const ROUTES: &[Route] = &[Route {
+    operation_id: "hotshot_xl",
+    method: "POST",
+    path: "/hotshot-xl",
+}];
 
 /// Facts of `hotshot_xl` (`POST /hotshot-xl`).
 pub mod hotshot_xl {

@@ -65,6 +65,20 @@ pub fn module(spec: &Spec) -> Result<Option<String>> {
             retention.source.as_deref().unwrap_or("docs")
         );
     }
+    let _ = writeln!(
+        body,
+        "/// Every operation's route, in the spec's order.\npub const ROUTES: &[Route] = &["
+    );
+    for op in spec.operations() {
+        let _ = writeln!(
+            body,
+            "Route {{ operation_id: {:?}, method: {:?}, path: {:?} }},",
+            op.id(),
+            op.method.to_uppercase(),
+            op.path
+        );
+    }
+    let _ = writeln!(body, "];\n");
     for op in spec.operations() {
         // Every operation's route, so that a server (the sandbox) follows a path edit.
         let mut items = format!(
@@ -147,7 +161,7 @@ pub fn module(spec: &Spec) -> Result<Option<String>> {
          #[allow(unused_imports)]\n\
          use std::time::Duration;\n\n\
          #[allow(unused_imports)]\n\
-         use pixmill_spec::{{AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention}};\n\n{body}",
+         use pixmill_spec::{{AppliesTo, AuthScheme, Cost, CostBasis, Polling, RateLimit, RateScope, Retention, Route}};\n\n{body}",
         spec.provider
     )))
 }
