@@ -7,7 +7,6 @@ use pixmill::{Error, ErrorCode as AnyCode, ImageInput, PollPolicy, RetryPolicy};
 use pixmill_sandbox::{Fault, FaultRule, JobFailure, Provider, Sandbox};
 use pixmill_tests::sandbox::{quick_sandbox, sample_png, spec_violations};
 
-const ENHANCE: &str = "/api/photo-enhancer";
 const STATUS: &str = "/api/task-status";
 
 fn client(sandbox: &Sandbox) -> Client {
@@ -132,30 +131,6 @@ async fn a_url_input_is_passed_through_without_upload() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_429_is_retried_and_charged_once() {
-    let sandbox = quick_sandbox().await;
-    sandbox.inject(FaultRule::new(
-        Provider::Hitpaw,
-        ENHANCE,
-        Fault::TooManyRequests {
-            retry_after_secs: 0,
-        },
-    ));
-    let before = sandbox.balance(Provider::Hitpaw);
-    let job = client(&sandbox)
-        .enhance(ImageInput::from_bytes(sample_png(16, 16)))
-        .send()
-        .await
-        .expect("the retry succeeds");
-    job.wait().await.expect("completes");
-    assert_eq!(sandbox.request_count(Provider::Hitpaw, "POST", ENHANCE), 2);
-    assert_eq!(
-        before - sandbox.balance(Provider::Hitpaw),
-        sandbox.config().hitpaw_enhance_price
-    );
-}
-
-#[tokio::test(start_paused = true)]
 async fn status_503_until_the_deadline_is_a_clear_timeout() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(Provider::Hitpaw, STATUS, Fault::Status(503)).times(u32::MAX));
@@ -186,29 +161,6 @@ async fn status_503_until_the_deadline_is_a_clear_timeout() {
         "the last failure is named: {message}"
     );
     assert!(sandbox.request_count(Provider::Hitpaw, "POST", STATUS) > 2);
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_dropped_connection_on_submit_is_not_resent() {
-    let sandbox = quick_sandbox().await;
-    sandbox.inject(FaultRule::new(
-        Provider::Hitpaw,
-        ENHANCE,
-        Fault::DropAfterProcessing,
-    ));
-    let error = client(&sandbox)
-        .enhance(ImageInput::from_bytes(sample_png(16, 16)))
-        .send()
-        .await
-        .expect_err("no answer arrives");
-    assert!(matches!(error, Error::OutcomeUnknown { .. }), "{error:?}");
-    assert!(error.to_string().contains("outcome is unknown"), "{error}");
-    assert_eq!(
-        sandbox.request_count(Provider::Hitpaw, "POST", ENHANCE),
-        1,
-        "no second submit"
-    );
-    assert_eq!(sandbox.charges().len(), 1, "the one submit was charged");
 }
 
 #[tokio::test(start_paused = true)]

@@ -14,7 +14,6 @@ use pixmill_tests::sandbox::{
 
 const SUPERSIZE: &str = "/supersize-image";
 const REMOVE_BACKGROUND: &str = "/remove-background";
-const COLORIZE: &str = "/colorize-picture";
 
 fn fast_retries() -> RetryPolicy {
     RetryPolicy::default()
@@ -237,29 +236,6 @@ async fn every_operation_runs_with_its_typed_options() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_429_is_retried_and_charged_once() {
-    let sandbox = quick_sandbox().await;
-    sandbox.inject(FaultRule::new(
-        Provider::Hotpot,
-        REMOVE_BACKGROUND,
-        Fault::TooManyRequests {
-            retry_after_secs: 0,
-        },
-    ));
-    let cutout = client(&sandbox)
-        .remove_background(sample_png(16, 16))
-        .await
-        .expect("the retry succeeds");
-    assert_eq!(decode(cutout.as_bytes().unwrap()).dimensions(), (16, 16));
-    assert_eq!(
-        sandbox.request_count(Provider::Hotpot, "POST", REMOVE_BACKGROUND),
-        2
-    );
-    assert_eq!(sandbox.charges().len(), 1, "charged once");
-    assert_eq!(spec_violations(&sandbox), Vec::<String>::new());
-}
-
-#[tokio::test(start_paused = true)]
 async fn a_503_until_the_deadline_is_a_timeout_naming_the_last_503() {
     let sandbox = quick_sandbox().await;
     sandbox.inject(FaultRule::new(Provider::Hotpot, SUPERSIZE, Fault::Status(503)).times(u32::MAX));
@@ -303,39 +279,6 @@ async fn a_503_until_the_deadline_is_a_timeout_naming_the_last_503() {
     assert!(sandbox.request_count(Provider::Hotpot, "POST", SUPERSIZE) > 2);
     assert!(sandbox.charges().is_empty(), "nothing was processed");
     assert_eq!(spec_violations(&sandbox), Vec::<String>::new());
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_dropped_connection_after_processing_is_not_resent() {
-    let sandbox = quick_sandbox().await;
-    sandbox.inject(FaultRule::new(
-        Provider::Hotpot,
-        COLORIZE,
-        Fault::DropAfterProcessing,
-    ));
-    let error = client(&sandbox)
-        .colorize_picture(grey_png(16, 16), 10)
-        .await
-        .expect_err("no answer arrives");
-    match &error {
-        Error::OutcomeUnknown {
-            provider,
-            operation,
-            ..
-        } => {
-            assert_eq!(*provider, pixmill::Provider::Hotpot);
-            assert_eq!(*operation, "colorize_picture");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(!error.is_retryable());
-    assert!(error.to_string().contains("outcome is unknown"), "{error}");
-    assert_eq!(
-        sandbox.request_count(Provider::Hotpot, "POST", COLORIZE),
-        1,
-        "no second request"
-    );
-    assert_eq!(sandbox.charges().len(), 1, "the one request was charged");
 }
 
 #[tokio::test(start_paused = true)]

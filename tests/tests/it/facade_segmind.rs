@@ -6,7 +6,7 @@ use std::time::Duration;
 use image::AnimationDecoder as _;
 use pixmill::segmind::{AnimationFormat, Client, Dimension, Scheduler};
 use pixmill::{Error, RetryPolicy};
-use pixmill_sandbox::{Fault, FaultRule, Provider, Sandbox, SandboxConfig};
+use pixmill_sandbox::{Provider, Sandbox, SandboxConfig};
 use pixmill_tests::sandbox::{quick_config, quick_sandbox, spec_violations};
 
 const HOTSHOT: &str = "/hotshot-xl";
@@ -238,63 +238,6 @@ async fn an_empty_balance_is_a_406_and_charges_nothing() {
     assert!(sandbox.charges().is_empty());
     assert_eq!(sandbox.balance(Provider::Segmind), 0);
     assert_eq!(spec_violations(&sandbox), Vec::<String>::new());
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_429_is_retried_and_charged_once() {
-    let sandbox = quick_sandbox().await;
-    sandbox.inject(FaultRule::new(
-        Provider::Segmind,
-        HOTSHOT,
-        Fault::TooManyRequests {
-            retry_after_secs: 0,
-        },
-    ));
-    let animation = client(&sandbox)
-        .hotshot_xl("a cat")
-        .width(Dimension::Px256)
-        .height(Dimension::Px256)
-        .send()
-        .await
-        .expect("the retry succeeds");
-    assert!(animation.bytes().await.unwrap().starts_with(b"GIF8"));
-    assert_eq!(sandbox.request_count(Provider::Segmind, "POST", HOTSHOT), 2);
-    assert_eq!(sandbox.charges().len(), 1);
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_dropped_connection_after_processing_is_not_resent() {
-    let sandbox = quick_sandbox().await;
-    sandbox.inject(FaultRule::new(
-        Provider::Segmind,
-        HOTSHOT,
-        Fault::DropAfterProcessing,
-    ));
-    let error = client(&sandbox)
-        .hotshot_xl("a cat")
-        .width(Dimension::Px256)
-        .height(Dimension::Px256)
-        .send()
-        .await
-        .expect_err("no answer arrives");
-    match &error {
-        Error::OutcomeUnknown {
-            provider,
-            operation,
-            ..
-        } => {
-            assert_eq!(*provider, pixmill::Provider::Segmind);
-            assert_eq!(*operation, "hotshot_xl");
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(!error.is_retryable());
-    assert_eq!(
-        sandbox.request_count(Provider::Segmind, "POST", HOTSHOT),
-        1,
-        "no second request"
-    );
-    assert_eq!(sandbox.charges().len(), 1, "the one request was charged");
 }
 
 #[tokio::test(start_paused = true)]

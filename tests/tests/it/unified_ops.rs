@@ -1270,3 +1270,106 @@ async fn from_env_builds_the_providers_whose_variables_are_set() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same fault at every provider
+
+/// For each provider: a request it serves, and the route of the call that starts the work and
+/// may charge for it.
+fn work_and_its_charged_route(provider: Provider) -> (Request, &'static str) {
+    use pixmill::raw;
+    let cutout = || RemoveBackground::new(sample_png(16, 16)).into();
+    let run_task = |facts: &pixmill_spec::features::FeatureFacts| {
+        facts
+            .operation("run_task")
+            .expect("a run-task operation")
+            .path
+    };
+    match provider {
+        Provider::Hotpot => (cutout(), raw::hotpot::service::remove_background::PATH),
+        Provider::Hitpaw => (cutout(), raw::hitpaw::service::image_segmentation::PATH),
+        Provider::Segmind => (
+            Generate::new("a fox").into(),
+            raw::segmind::service::hotshot_xl::PATH,
+        ),
+        Provider::Perfect => (cutout(), run_task(Feature::BackgroundRemoval.facts())),
+        Provider::PerfectV2 => (cutout(), run_task(V2Feature::BackgroundRemoval.facts())),
+        other => panic!("{other}: add its work and charged route to this table"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_provider_retries_a_429_and_charges_once() {
+    for &provider in Provider::ALL {
+        let sandbox = start().await;
+        let (request, charged_route) = work_and_its_charged_route(provider);
+        sandbox.inject(
+            FaultRule::new(
+                route(provider),
+                charged_route,
+                Fault::TooManyRequests {
+                    retry_after_secs: 0,
+                },
+            )
+            .method("POST"),
+        );
+        let result = providers_for(&sandbox, provider)
+            .run_on(provider, request)
+            .await
+            .unwrap_or_else(|e| panic!("{provider}: the retry succeeds: {e}"));
+        assert!(
+            !result_bytes(&result).await.is_empty(),
+            "{provider}: a result"
+        );
+        assert_eq!(
+            sandbox.request_count(route(provider), "POST", charged_route),
+            2,
+            "{provider}: refused once, then sent again"
+        );
+        assert_eq!(sandbox.charges().len(), 1, "{provider}: charged once");
+        let violations = spec_violations(&sandbox);
+        assert!(violations.is_empty(), "{provider}: {violations:#?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_provider_resends_a_charged_call_whose_answer_was_lost() {
+    for &provider in Provider::ALL {
+        let sandbox = start().await;
+        let (request, charged_route) = work_and_its_charged_route(provider);
+        sandbox.inject(
+            FaultRule::new(route(provider), charged_route, Fault::DropAfterProcessing)
+                .method("POST"),
+        );
+        let outcome = providers_for(&sandbox, provider)
+            .run_on(provider, request)
+            .await;
+        let sent = sandbox.request_count(route(provider), "POST", charged_route);
+        let charges = sandbox.charges().len();
+        if provider == Provider::Perfect {
+            // Perfect's older run-task carries a `request_id`: sending it again is safe, and
+            // the provider answers with the task it already started.
+            outcome.unwrap_or_else(|e| panic!("{provider}: resent safely: {e}"));
+            assert_eq!(sent, 2, "{provider}: sent again with the same request id");
+            assert_eq!(charges, 1, "{provider}: the one task is charged once");
+            continue;
+        }
+        let error = outcome.expect_err("no answer arrives");
+        assert_eq!(
+            error.kind(),
+            ErrorKind::OutcomeUnknown,
+            "{provider}: {error:?}"
+        );
+        assert_eq!(error.provider(), Some(provider), "{error}");
+        assert!(
+            error.to_string().contains("outcome is unknown"),
+            "{provider}: {error}"
+        );
+        assert!(!error.is_retryable(), "{provider}");
+        assert_eq!(sent, 1, "{provider}: never sent twice");
+        // Perfect V2 charges when a task succeeds, and nobody polls this one; the others
+        // charge for the call itself.
+        let expected = usize::from(provider != Provider::PerfectV2);
+        assert_eq!(charges, expected, "{provider}");
+    }
+}
