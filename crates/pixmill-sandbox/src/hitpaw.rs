@@ -11,7 +11,6 @@ use axum::Router;
 use axum::extract::{Request, State as AxumState};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::post;
 use bytes::Bytes;
 use pixmill_hitpaw_api::constants::presign_put_request;
 use pixmill_hitpaw_api::error_codes::ErrorResponseCode as Code;
@@ -27,7 +26,7 @@ use crate::body::{self, Object};
 use crate::errors::json_status;
 use crate::imaging::{self, DynamicImage, ImageFormat};
 use crate::provider::Provider;
-use crate::shared::{Shared, lock};
+use crate::shared::{Shared, lock, spec_routes};
 
 /// Jobs by id.
 #[derive(Debug, Default)]
@@ -44,11 +43,7 @@ struct Job {
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
-    Router::new()
-        .route(service::photo_enhancer::PATH, post(photo_enhancer))
-        .route(service::image_segmentation::PATH, post(image_segmentation))
-        .route(service::task_status::PATH, post(task_status))
-        .route(service::presign_put::PATH, post(presign_put))
+    spec_routes!(service; photo_enhancer, image_segmentation, task_status, presign_put)
         .route_layer(middleware::from_fn_with_state(shared, auth))
         .fallback(|| async { error(404, Code::BadRequest, documented_message(Code::BadRequest)) })
 }

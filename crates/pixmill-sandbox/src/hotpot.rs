@@ -6,7 +6,6 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::post;
 use bytes::Bytes;
 use pixmill_hotpot_api::constants::{
     colorize_picture_request, generate_color_request, remix_art_request, translate_file_request,
@@ -24,26 +23,27 @@ use crate::body;
 use crate::errors::json_status;
 use crate::imaging::{self, DynamicImage, ImageFormat};
 use crate::provider::Provider;
-use crate::shared::{Shared, lock};
+use crate::shared::{Shared, lock, spec_routes};
 
 /// Largest output the sandbox renders, to keep a `sizeFactor` of 16 on a big picture from
 /// exhausting memory. Hotpot documents no limit.
 const MAX_OUTPUT_PIXELS: u64 = 100_000_000;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
-    Router::new()
-        .route(service::create_graphic::PATH, post(create_graphic))
-        .route(service::remix_art::PATH, post(remix_art))
-        .route(service::restore_picture::PATH, post(restore_picture))
-        .route(service::colorize_picture::PATH, post(colorize_picture))
-        .route(service::supersize_image::PATH, post(supersize_image))
-        .route(service::translate_file::PATH, post(translate_file))
-        .route(service::remove_background::PATH, post(remove_background))
-        .route(service::generate_color::PATH, post(generate_color))
-        .route(service::color_from_picture::PATH, post(color_from_picture))
-        .route(service::blur_face::PATH, post(blur_face))
-        .route_layer(middleware::from_fn_with_state(shared, auth))
-        .fallback(|| async { error(404, "Missing endpoint") })
+    spec_routes!(service;
+        create_graphic,
+        remix_art,
+        restore_picture,
+        colorize_picture,
+        supersize_image,
+        translate_file,
+        remove_background,
+        generate_color,
+        color_from_picture,
+        blur_face,
+    )
+    .route_layer(middleware::from_fn_with_state(shared, auth))
+    .fallback(|| async { error(404, "Missing endpoint") })
 }
 
 /// Hotpot's error body: `{code, message}`.

@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::{Path, Query, Request, State as AxumState};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, on, post};
 use base64::Engine as _;
 use bytes::Bytes;
 use pixmill_perfect_api::constants::parameters::{
@@ -32,7 +32,7 @@ use crate::imaging::{self, DynamicImage, ImageFormat};
 use crate::provider::Provider;
 use crate::ratelimit::Windows;
 use crate::server::Peer;
-use crate::shared::{Shared, lock};
+use crate::shared::{Shared, lock, method_filter};
 
 /// What the sandbox's engine does for a feature. This is emulation, not a spec fact: the
 /// feature table itself (slugs, limits, inputs, outputs, catalogues) is the generated one, and
@@ -171,25 +171,29 @@ impl State {
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     let mut router = Router::new().route(service::auth::PATH, post(auth));
-    // Each feature's operations at the paths its spec rows give; run and status may share one.
+    // Each feature's operations at the methods and paths its spec rows give; run and status
+    // may share a path.
     for &feature in Feature::ALL {
         for op in feature.facts().operations {
+            let method = method_filter(op.method);
             let handler = match op.role {
-                "create_file" => post(move |state: AxumState<Arc<Shared>>, body: Bytes| {
+                "create_file" => on(method, move |state: AxumState<Arc<Shared>>, body: Bytes| {
                     create_file(state, feature, body)
                 }),
-                "run_task" => post(move |state: AxumState<Arc<Shared>>, body: Bytes| {
+                "run_task" => on(method, move |state: AxumState<Arc<Shared>>, body: Bytes| {
                     run_task(state, feature, body)
                 }),
-                "check_status" => get(
+                "check_status" => on(
+                    method,
                     move |state: AxumState<Arc<Shared>>, query: Query<HashMap<String, String>>| {
                         check_status(state, feature, query)
                     },
                 ),
-                "list_style_groups" => get(move |query: Query<HashMap<String, String>>| {
+                "list_style_groups" => on(method, move |query: Query<HashMap<String, String>>| {
                     list_style_groups(feature, query)
                 }),
-                "list_styles" => get(
+                "list_styles" => on(
+                    method,
                     move |state: AxumState<Arc<Shared>>, query: Query<HashMap<String, String>>| {
                         list_styles(state, feature, query)
                     },

@@ -42,7 +42,7 @@ use axum::Router;
 use axum::extract::{Path, Query, Request, State as AxumState};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, on, post};
 use base64::Engine as _;
 use bytes::Bytes;
 use pixmill_perfect_v2_api::constants::{create_file_request, file_request, parameters};
@@ -64,7 +64,7 @@ use crate::errors::json_status;
 use crate::imaging::{self, DynamicImage, ImageFormat};
 use crate::perfect::{ESTIMATED_AGE, GREY, SERIES_AGES};
 use crate::provider::Provider;
-use crate::shared::{Shared, lock};
+use crate::shared::{Shared, lock, method_filter};
 
 /// Templates in every catalogue: more than two of the largest pages, so paging is exercised.
 const TEMPLATES_PER_CATALOGUE: usize = 45;
@@ -184,19 +184,26 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             router = match op.role {
                 "run_task" => router.route(
                     op.path,
-                    post(move |state: AxumState<Arc<Shared>>, body: Bytes| {
-                        run_task(state, feature, body)
-                    }),
+                    on(
+                        method_filter(op.method),
+                        move |state: AxumState<Arc<Shared>>, body: Bytes| {
+                            run_task(state, feature, body)
+                        },
+                    ),
                 ),
                 "check_status" => router.route(
                     op.path,
-                    get(move |state: AxumState<Arc<Shared>>, id: Path<String>| {
-                        check_status(state, feature, id)
-                    }),
+                    on(
+                        method_filter(op.method),
+                        move |state: AxumState<Arc<Shared>>, id: Path<String>| {
+                            check_status(state, feature, id)
+                        },
+                    ),
                 ),
                 "list_templates" => router.route(
                     op.path,
-                    get(
+                    on(
+                        method_filter(op.method),
                         move |state: AxumState<Arc<Shared>>,
                               query: Query<HashMap<String, String>>| {
                             list_templates(state, feature, query)

@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::on;
 use bytes::Bytes;
 use pixmill_segmind_api::constants::hotshot_xl_request::{STEPS_MAXIMUM, STEPS_MINIMUM};
 use pixmill_segmind_api::enums::Dimension;
@@ -21,7 +21,7 @@ use crate::body;
 use crate::errors::json_status;
 use crate::imaging;
 use crate::provider::Provider;
-use crate::shared::{Shared, lock};
+use crate::shared::{Shared, lock, method_filter};
 
 /// Frames in a sandbox GIF: enough to be animated, few enough to stay fast.
 const FRAMES: u32 = 8;
@@ -34,7 +34,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .route(
             service::hotshot_xl::PATH,
-            post(hotshot_xl).fallback(|| async {
+            on(method_filter(service::hotshot_xl::METHOD), hotshot_xl).fallback(|| async {
                 // The documented 405 carries Segmind's `{error}` body, not axum's empty one.
                 let mut response = error(405, "Method Not Allowed");
                 response.headers_mut().insert(

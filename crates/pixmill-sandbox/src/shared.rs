@@ -5,6 +5,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::Instant;
 
+use axum::http::Method;
+use axum::routing::MethodFilter;
 use bytes::Bytes;
 use rand::Rng;
 
@@ -139,6 +141,31 @@ impl Shared {
         lock(&self.blobs).objects.get(key).cloned()
     }
 }
+
+/// The method filter of an HTTP method as a spec writes it (`GET`, `POST`, ...).
+pub(crate) fn method_filter(method: &str) -> MethodFilter {
+    Method::from_bytes(method.as_bytes())
+        .ok()
+        .and_then(|method| MethodFilter::try_from(method).ok())
+        // Specs are linted to name standard methods only.
+        .unwrap_or(MethodFilter::GET)
+}
+
+/// A router with each handler at its operation's method and path, from the generated
+/// `service` module; each handler is named like its operation.
+macro_rules! spec_routes {
+    ($service:ident; $($operation:ident),+ $(,)?) => {
+        axum::Router::new()
+            $(.route(
+                $service::$operation::PATH,
+                axum::routing::on(
+                    $crate::shared::method_filter($service::$operation::METHOD),
+                    $operation,
+                ),
+            ))+
+    };
+}
+pub(crate) use spec_routes;
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every critical section
 /// leaves the state consistent, so a poisoned lock carries no broken invariant.
