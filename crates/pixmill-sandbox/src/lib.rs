@@ -40,7 +40,9 @@
 //!   API's, carry no `polling_interval`, and expire after the older API's 10-second window
 //!   (400 `InvalidTaskId` from then on, free); units are the shared Perfect balance at each
 //!   feature's documented price, taken on success; URL inputs are fetched like HitPaw's;
-//!   upload slots stay open as long as the older API keeps uploads.
+//!   upload slots stay open as long as the older API keeps uploads; injected faults answer
+//!   with V2's error body, whose `error_code` is left out where the documents name none (429,
+//!   5xx).
 //! - Result and upload files are served by the sandbox itself under `/_files/` and
 //!   `/_uploads/`, style thumbnails under `/_thumbs/`.
 //! - Perfect's client secret belongs to a key pair committed with the sandbox, so a sandbox
