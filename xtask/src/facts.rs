@@ -55,7 +55,12 @@ pub struct ErrorCode {
     pub name: String,
     pub status: u16,
     pub message: String,
+    /// What the code means where its status would mislead: one of [`CODE_KINDS`].
+    pub kind: Option<String>,
 }
+
+/// Values allowed in an `x-error-codes` row's `kind`.
+pub const CODE_KINDS: &[&str] = &["authentication", "credits", "invalid_request"];
 
 /// One row of an operation's `x-cost` list.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -389,6 +394,14 @@ pub fn parse_error_codes(value: &Value) -> Result<Vec<ErrorCode>, String> {
             return Err(format!(
                 "x-error-codes: status {} of {} is not an HTTP status",
                 row.status, row.code
+            ));
+        }
+        if let Some(kind) = &row.kind
+            && !CODE_KINDS.contains(&kind.as_str())
+        {
+            return Err(format!(
+                "x-error-codes: kind `{kind}` of {} is not one of {CODE_KINDS:?}",
+                row.code
             ));
         }
     }

@@ -130,6 +130,21 @@ pub struct DocumentedErrorCode {
     pub status: u16,
     /// The provider's message for it.
     pub message: &'static str,
+    /// What the code means where its status alone would mislead (our reading).
+    pub kind: Option<CodeKind>,
+}
+
+/// What a documented error code means for a caller, stated where its HTTP status would say
+/// something else (HitPaw answers a bad API key with 400 and a bad parameter with 403).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CodeKind {
+    /// The credentials were refused.
+    Authentication,
+    /// The account cannot pay for the call.
+    Credits,
+    /// The request itself was refused; sending it again unchanged will not help.
+    InvalidRequest,
 }
 
 /// Looks up `code` in a documented table.
@@ -243,6 +258,7 @@ mod tests {
             name: "CoinsNotEnough",
             status: 402,
             message: "The coins are not enough",
+            kind: None,
         }];
         assert_eq!(find_error_code(TABLE, 110402000).unwrap().status, 402);
         assert!(find_error_code(TABLE, 1).is_none());

@@ -427,6 +427,10 @@ fn secs(duration: Duration) -> String {
 
 impl Error {
     /// What kind of failure this is.
+    ///
+    /// For a provider's refusal, the kind the spec states for its error code comes first
+    /// (HitPaw refuses a bad API key with 400, yet that is [`ErrorKind::Authentication`]),
+    /// then the HTTP status.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::InvalidInput(_) => ErrorKind::InvalidInput,
@@ -531,11 +535,19 @@ impl Error {
 
 /// The kind of an HTTP error status, with a provider's credit codes taken into account.
 fn status_kind(status: u16, code: Option<&ErrorCode>) -> ErrorKind {
+    // A documented code's kind comes first, then its documented status: HitPaw's statuses
+    // do not always say what its codes mean.
     #[cfg(feature = "hitpaw")]
     if let Some(ErrorCode::Hitpaw(code)) = code
-        && code.documented().is_some_and(|row| row.status == 402)
+        && let Some(row) = code.documented()
     {
-        return ErrorKind::InsufficientCredits;
+        match row.kind {
+            Some(pixmill_spec::CodeKind::Authentication) => return ErrorKind::Authentication,
+            Some(pixmill_spec::CodeKind::Credits) => return ErrorKind::InsufficientCredits,
+            Some(pixmill_spec::CodeKind::InvalidRequest) => return ErrorKind::Rejected,
+            _ if row.status == 402 => return ErrorKind::InsufficientCredits,
+            _ => {}
+        }
     }
     // Perfect V2 refuses a run task the balance cannot pay for with a 400.
     #[cfg(feature = "perfect")]
@@ -596,6 +608,39 @@ mod tests {
         assert_eq!(api(429).kind(), ErrorKind::RateLimited);
         assert_eq!(api(503).kind(), ErrorKind::ServerError);
         assert_eq!(api(404).kind(), ErrorKind::Rejected);
+    }
+
+    #[cfg(feature = "hitpaw")]
+    #[test]
+    fn a_documented_code_kind_outranks_the_status() {
+        use crate::hitpaw::ErrorCode as Code;
+        let hitpaw = |status: u16, code: Code| Error::Api {
+            provider: Provider::Hitpaw,
+            operation: "op",
+            status,
+            code: Some(ErrorCode::Hitpaw(code)),
+            message: "m".into(),
+            retry_after: None,
+        };
+        // HitPaw answers a bad key with 400 and bad parameters with 403.
+        assert_eq!(
+            hitpaw(400, Code::ApiKeyNotValid).kind(),
+            ErrorKind::Authentication
+        );
+        assert_eq!(
+            hitpaw(403, Code::InvalidRequestParameters).kind(),
+            ErrorKind::Rejected
+        );
+        assert_eq!(
+            hitpaw(402, Code::DemoTriesExceeded).kind(),
+            ErrorKind::InsufficientCredits
+        );
+        // Without a stated kind the status decides; an unlisted code too.
+        assert_eq!(
+            hitpaw(403, Code::AccessDenied).kind(),
+            ErrorKind::Authentication
+        );
+        assert_eq!(hitpaw(400, Code::Other(1)).kind(), ErrorKind::Rejected);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
-use heck::ToShoutySnakeCase;
+use heck::{ToShoutySnakeCase, ToUpperCamelCase};
 use serde_json::Value;
 
 use crate::examples::body_examples;
@@ -519,7 +519,8 @@ fn error_codes_module(spec: &Spec) -> Result<Option<String>> {
     };
     let mut out = format!(
         "//! Documented error codes, from the `x-error-codes` of `specs/{}.yaml`.\n\n\
-         use pixmill_spec::DocumentedErrorCode;\n\n",
+         #[allow(unused_imports)]\n\
+         use pixmill_spec::{{CodeKind, DocumentedErrorCode}};\n\n",
         spec.provider
     );
     let mut any = false;
@@ -536,8 +537,12 @@ fn error_codes_module(spec: &Spec) -> Result<Option<String>> {
             const_name = name.to_shouty_snake_case()
         ));
         for row in &rows {
+            let kind = match row.kind.as_deref() {
+                Some(kind) => format!("Some(CodeKind::{})", kind.to_upper_camel_case()),
+                None => "None".into(),
+            };
             out.push_str(&format!(
-                "DocumentedErrorCode {{ code: {}, name: {:?}, status: {}, message: {:?} }},\n",
+                "DocumentedErrorCode {{ code: {}, name: {:?}, status: {}, message: {:?}, kind: {kind} }},\n",
                 row.code, row.name, row.status, row.message
             ));
         }

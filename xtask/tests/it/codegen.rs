@@ -158,6 +158,17 @@ fn every_kind_of_spec_fact_reaches_the_generated_code() {
             after: "1002 => FailureCode::NoStock,",
         },
         Case {
+            kind: "error code kind",
+            spec: ("minimal", MINIMAL),
+            file: "error_codes.rs",
+            before: "message: \"Bad widget\",\n    kind: None,",
+            edit: (
+                "message: Bad widget}",
+                "message: Bad widget, kind: invalid_request}",
+            ),
+            after: "kind: Some(CodeKind::InvalidRequest),",
+        },
+        Case {
             kind: "rate limit",
             spec: ("minimal", MINIMAL),
             file: "service.rs",

@@ -528,4 +528,17 @@ fn rejects_malformed_usage_extensions() {
         "/components/schemas/Failure/x-error-codes",
         "must be PascalCase",
     );
+    let kinds = findings_after(|y| {
+        set(
+            y,
+            &["components", "schemas", "Failure"],
+            "x-error-codes",
+            "[{code: 1, name: Bad, status: 400, message: m, kind: fatal}]",
+        )
+    });
+    assert_single(
+        &kinds,
+        "/components/schemas/Failure/x-error-codes",
+        "kind `fatal` of 1 is not one of",
+    );
 }
