@@ -247,14 +247,14 @@ impl Core {
                     }
                 })
                 .await;
+            // Only a refused token is worth one refresh: when no credential went out (the
+            // exchange itself was refused), another exchange would be refused the same way.
+            let used = generation.load(Ordering::Relaxed);
             match result {
                 Err(Error::Api { status: 401, .. })
                     if !refreshed
-                        && self
-                            .inner
-                            .credentials
-                            .refused(generation.load(Ordering::Relaxed))
-                            .await =>
+                        && used != u64::MAX
+                        && self.inner.credentials.refused(used).await =>
                 {
                     refreshed = true;
                 }
