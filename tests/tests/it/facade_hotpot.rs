@@ -13,7 +13,6 @@ use pixmill_tests::sandbox::{
 };
 
 const SUPERSIZE: &str = "/supersize-image";
-const REMOVE_BACKGROUND: &str = "/remove-background";
 
 fn fast_retries() -> RetryPolicy {
     RetryPolicy::default()
@@ -369,42 +368,6 @@ async fn invalid_input_fails_before_any_request() {
     assert!(matches!(error, Error::InvalidInput(_)), "{error:?}");
 
     assert!(sandbox.traffic().is_empty(), "the sandbox saw no request");
-    assert!(sandbox.charges().is_empty());
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_wrong_key_is_a_403_that_never_shows_the_key() {
-    let sandbox = quick_sandbox().await;
-    let secret = "hotpot-wrong-but-secret-key";
-    let client = Client::builder()
-        .api_key(secret)
-        .base_url(sandbox.base_url(Provider::Hotpot))
-        .retry_policy(fast_retries())
-        .build()
-        .unwrap();
-    let error = client
-        .remove_background(sample_png(8, 8))
-        .await
-        .expect_err("refused");
-    assert_eq!(error.status(), Some(403));
-    assert_eq!(error.provider(), Some(pixmill::Provider::Hotpot));
-    assert!(!error.is_retryable());
-    assert!(
-        matches!(&error, Error::Api { message, .. } if message.contains("No valid API key")),
-        "{error:?}"
-    );
-    assert_eq!(
-        sandbox.request_count(Provider::Hotpot, "POST", REMOVE_BACKGROUND),
-        1,
-        "a 403 is not retried"
-    );
-    for shown in [
-        format!("{error}"),
-        format!("{error:?}"),
-        format!("{client:?}"),
-    ] {
-        assert!(!shown.contains(secret), "{shown}");
-    }
     assert!(sandbox.charges().is_empty());
 }
 

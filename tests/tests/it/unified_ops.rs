@@ -1373,3 +1373,110 @@ async fn no_provider_resends_a_charged_call_whose_answer_was_lost() {
         assert_eq!(charges, expected, "{provider}");
     }
 }
+
+/// Clients for `provider` alone, one credential wrong, and the secret that must never show.
+/// Perfect's older API gets an unknown client id beside the real secret.
+fn with_a_wrong_credential(sandbox: &Sandbox, provider: Provider) -> (Providers, String) {
+    let credentials = sandbox.credentials();
+    let secret = format!("{}-wrong-but-secret", provider.id());
+    let base_url = sandbox.base_url(route(provider));
+    let providers = Providers::new();
+    let providers = match provider {
+        Provider::Hotpot => providers.with(
+            pixmill::hotpot::Client::builder()
+                .api_key(secret.clone())
+                .base_url(base_url)
+                .http_client(http())
+                .build()
+                .expect("hotpot client"),
+        ),
+        Provider::Hitpaw => providers.with(
+            pixmill::hitpaw::Client::builder()
+                .api_key(secret.clone())
+                .base_url(base_url)
+                .http_client(http())
+                .build()
+                .expect("hitpaw client"),
+        ),
+        Provider::Segmind => providers.with(
+            pixmill::segmind::Client::builder()
+                .api_key(secret.clone())
+                .base_url(base_url)
+                .http_client(http())
+                .build()
+                .expect("segmind client"),
+        ),
+        Provider::Perfect => {
+            let client = pixmill::perfect::Client::builder()
+                .client_id("not-this-client")
+                .client_secret(credentials.perfect_client_secret.clone())
+                .base_url(base_url)
+                .http_client(http())
+                .rate_limits(RateLimits::unlimited())
+                .build()
+                .expect("perfect client");
+            return (
+                providers.with(client),
+                credentials.perfect_client_secret.clone(),
+            );
+        }
+        Provider::PerfectV2 => providers.with(
+            pixmill::perfect::v2::Client::builder()
+                .api_key(secret.clone())
+                .base_url(base_url)
+                .http_client(http())
+                .build()
+                .expect("perfect v2 client"),
+        ),
+        other => panic!("{other}: add its client to this table"),
+    };
+    (providers, secret)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wrong_credential_at_every_provider_is_an_authentication_error_that_never_shows() {
+    for &provider in Provider::ALL {
+        let sandbox = start().await;
+        let (providers, secret) = with_a_wrong_credential(&sandbox, provider);
+        let (request, _) = work_and_its_charged_route(provider);
+        let error = providers
+            .run_on(provider, request)
+            .await
+            .expect_err("the credential is refused");
+        // Each provider's own status; HitPaw's is a 400 whose code says what it means.
+        let status = match provider {
+            Provider::Hotpot => 403,
+            Provider::Hitpaw => 400,
+            _ => 401,
+        };
+        assert_eq!(error.status(), Some(status), "{provider}: {error}");
+        assert_eq!(
+            error.kind(),
+            ErrorKind::Authentication,
+            "{provider}: {error}"
+        );
+        assert_eq!(error.provider(), Some(provider), "{error}");
+        assert!(!error.is_retryable(), "{provider}");
+        let sent = sandbox
+            .traffic()
+            .iter()
+            .filter(|exchange| exchange.provider == Some(route(provider)))
+            .count();
+        assert_eq!(
+            sent,
+            1,
+            "{provider}: refused once, never sent again: {:#?}",
+            sandbox.traffic()
+        );
+        for shown in [
+            error.to_string(),
+            format!("{error:?}"),
+            format!("{providers:?}"),
+        ] {
+            assert!(!shown.contains(&secret), "{provider}: {shown}");
+        }
+        assert!(sandbox.charges().is_empty(), "{provider}");
+        let violations = spec_violations(&sandbox);
+        assert!(violations.is_empty(), "{provider}: {violations:#?}");
+    }
+}
